@@ -1,0 +1,15 @@
+export { ConfigError, parseEnv, port, integer, ratio, url, logLevel, identifier, redactUrl } from "./config.ts";
+export type { EnvSchema } from "./config.ts";
+export { createLogger } from "./logger.ts";
+export type { LoggerOptions } from "./logger.ts";
+export { EXTRA_TRANSPORTS, LATENCY_BUCKETS_SECONDS, TRANSPORTS, createRegistry } from "./metrics.ts";
+export type { Transport } from "./metrics.ts";
+export { Readiness } from "./readiness.ts";
+export { healthRoutes } from "./health-service.ts";
+export { registerOpsRoutes } from "./ops-routes.ts";
+export { createServers } from "./servers.ts";
+export type { RpcLimits, Servers, ServersOptions } from "./servers.ts";
+export { exitOnSignal, runMain } from "./shutdown.ts";
+export type { ShutdownOptions } from "./shutdown.ts";
+export { TOPOLOGY, rascalConfig } from "./topology.ts";
+export type { TopologyOptions } from "./topology.ts";

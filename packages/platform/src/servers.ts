@@ -1,0 +1,77 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import { fastify, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { healthRoutes } from "./health-service.ts";
+import { registerOpsRoutes } from "./ops-routes.ts";
+import type { Readiness } from "./readiness.ts";
+
+/** Limits the Connect router enforces on every RPC. */
+export interface RpcLimits {
+  /** Largest request body accepted; larger gets `resource_exhausted`. */
+  readMaxBytes: number;
+  /** Longest deadline a caller may ask for; longer is clamped. */
+  maxTimeoutMs: number;
+  /** How long `close()` lets in-flight RPCs finish before aborting them. */
+  shutdownTimeoutMs: number;
+}
+
+/** Options for {@link createServers}. */
+export interface ServersOptions {
+  logger: Logger;
+  readiness: Readiness;
+  registry: Registry;
+  /** The service's Connect routes (its `connect.ts` default export). */
+  routes: (router: ConnectRouter) => void;
+  /** Fully qualified service names the health service reports on. */
+  services: readonly string[];
+  limits: RpcLimits;
+}
+
+/** A service's two listeners, built but not listening. */
+export interface Servers {
+  /** HTTP/1.1: Connect (JSON and binary), gRPC-Web, `/healthz`, `/readyz`, `/metrics`. */
+  http: FastifyInstance;
+  /** HTTP/2 cleartext: gRPC and `grpc.health.v1.Health` (kubelet's gRPC probe). */
+  h2c: FastifyInstance;
+}
+
+/**
+ * Builds both listeners with the same routes and limits. Each listener is a readiness
+ * condition, true between its `onListen` and `preClose` hooks. Nothing listens here.
+ */
+export async function createServers(options: ServersOptions): Promise<Servers> {
+  const { logger, readiness, registry, limits } = options;
+  const health = healthRoutes(readiness, options.services);
+  const routes = (router: ConnectRouter) => {
+    options.routes(router);
+    health(router);
+  };
+  const build = async (listener: "http" | "h2c", instance: FastifyInstance) => {
+    readiness.require(`${listener}_listener`);
+    instance.addHook("onListen", async () => readiness.set(`${listener}_listener`, true));
+    instance.addHook("preClose", async () => readiness.set(`${listener}_listener`, false));
+    await instance.register(fastifyConnectPlugin, {
+      routes,
+      readMaxBytes: limits.readMaxBytes,
+      maxTimeoutMs: limits.maxTimeoutMs,
+      shutdownTimeoutMs: limits.shutdownTimeoutMs,
+    });
+    return instance;
+  };
+  // Per-request access logs would dominate a load test's CPU; errors are still logged.
+  const common = { disableRequestLogging: true, forceCloseConnections: true } as const;
+  // The two listeners differ only in their raw server type; the routes are the same.
+  const http = fastify({
+    ...common,
+    loggerInstance: logger.child({ listener: "http" }),
+  }) as unknown as FastifyInstance;
+  registerOpsRoutes(http, { readiness, registry });
+  const h2c = fastify({
+    ...common,
+    http2: true,
+    loggerInstance: logger.child({ listener: "h2c" }),
+  }) as unknown as FastifyInstance;
+  return { http: await build("http", http), h2c: await build("h2c", h2c) };
+}

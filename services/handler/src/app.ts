@@ -1,0 +1,80 @@
+import type { Logger } from "pino";
+import type { BrokerConfig } from "rascal";
+import { HandlerService } from "@switchyard/contracts";
+import { createRegistry, createServers, rascalConfig, Readiness, type Servers } from "@switchyard/platform";
+import type { Registry } from "prom-client";
+import type { HandlerConfig } from "./config.ts";
+import { Deduplicator } from "./dedupe.ts";
+import { ReceivedLedger } from "./ledger.ts";
+import { createHandlerMetrics } from "./metrics.ts";
+import { AmqpConsumer } from "./transports/amqp.ts";
+import { handlerRoutes } from "./transports/connect.ts";
+import { createWorkHandler, type HandleWork } from "./work.ts";
+import packageJson from "../package.json" with { type: "json" };
+
+/** The handler, built and wired but not listening or consuming. */
+export interface HandlerApp extends Servers {
+  consumer: AmqpConsumer;
+  readiness: Readiness;
+  registry: Registry;
+  handleWork: HandleWork;
+  /**
+   * Shuts down in the Contract order: not ready → stop consuming and let in-flight
+   * messages finish → close listeners, draining in-flight RPCs → close the broker.
+   */
+  close(): Promise<void>;
+}
+
+/** Builds the handler from validated configuration. Never listens: see main.ts. */
+export async function build(config: HandlerConfig, logger: Logger): Promise<HandlerApp> {
+  const readiness = new Readiness();
+  const registry = createRegistry("handler", packageJson.version);
+  const metrics = createHandlerMetrics(registry);
+  const ledger = new ReceivedLedger(config.LEDGER_RUNS);
+  const handleWork = createWorkHandler({
+    handlerId: config.HANDLER_ID,
+    maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
+    cost: {
+      delayMs: config.SIMULATED_DELAY_MS,
+      cpuMs: config.SIMULATED_CPU_MS,
+      failureRatio: config.SIMULATED_FAILURE_RATIO,
+    },
+    dedupe: new Deduplicator(config.DEDUPE_CAPACITY),
+    ledger,
+    metrics,
+  });
+  // Half the grace each for the two draining steps keeps the whole inside SHUTDOWN_GRACE_MS.
+  const drainMs = Math.floor(config.SHUTDOWN_GRACE_MS / 2);
+  const servers = await createServers({
+    logger,
+    readiness,
+    registry,
+    routes: handlerRoutes({ handleWork, ledger }),
+    services: [HandlerService.typeName],
+    limits: {
+      readMaxBytes: config.READ_MAX_BYTES,
+      maxTimeoutMs: config.MAX_TIMEOUT_MS,
+      shutdownTimeoutMs: drainMs,
+    },
+  });
+  const consumer = new AmqpConsumer({
+    rascal: rascalConfig({
+      url: config.AMQP_URL,
+      deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+      prefetch: config.AMQP_PREFETCH,
+      closeTimeoutMs: drainMs,
+    }) as BrokerConfig,
+    deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+    handleWork,
+    metrics,
+    readiness,
+    logger: logger.child({ transport: "amqp" }),
+  });
+  const close = async () => {
+    readiness.drain();
+    await consumer.stopConsuming();
+    await Promise.all([servers.http.close(), servers.h2c.close()]);
+    await consumer.close();
+  };
+  return { ...servers, consumer, readiness, registry, handleWork, close };
+}

@@ -1,0 +1,169 @@
+import { TOPOLOGY, type Readiness } from "@switchyard/platform";
+import type { EventEmitter } from "node:events";
+import type { Logger } from "pino";
+import rascal, { type AckOrNack, type BrokerAsPromised, type BrokerConfig, type SubscriberSessionAsPromised } from "rascal";
+import type { Message } from "amqplib";
+import { InvalidWorkError } from "../errors.ts";
+import type { HandlerMetrics } from "../metrics.ts";
+import type { HandleWork } from "../work.ts";
+import { decodeWorkBody } from "./amqp-body.ts";
+
+/** What {@link AmqpConsumer} needs. */
+export interface AmqpConsumerOptions {
+  /** Rascal configuration holding the Contract topology and the `work` subscription. */
+  rascal: BrokerConfig;
+  /** Must equal the queue's `x-delivery-limit`. */
+  deliveryLimit: number;
+  handleWork: HandleWork;
+  metrics: HandlerMetrics;
+  readiness: Readiness;
+  logger: Logger;
+}
+
+/** Readiness condition this adapter owns. */
+export const BROKER_CONDITION = "broker_subscription";
+
+/**
+ * The handler's AMQP adapter: consumes the work queue through Rascal and hands each
+ * decoded Work to `handleWork`. Every delivery ends in exactly one of: ack (handled or
+ * duplicate), nack-and-requeue (failed, attempts left), or forward to the dead-letter
+ * exchange with the reason in a header and then ack (undecodable, invalid, or failed on
+ * its last allowed delivery). Nothing is dropped: if the forward itself fails the message
+ * is nacked, and the queue's own dead-lettering takes it.
+ */
+export class AmqpConsumer {
+  readonly #options: AmqpConsumerOptions;
+  #broker: BrokerAsPromised | undefined;
+  #subscription: SubscriberSessionAsPromised | undefined;
+  #stopped = false;
+  #connecting: Promise<void> | undefined;
+
+  constructor(options: AmqpConsumerOptions) {
+    this.#options = options;
+    options.readiness.require(BROKER_CONDITION);
+  }
+
+  /**
+   * Connects and subscribes in the background, retrying until it succeeds or `stop` is
+   * called: a broker that is down at start must not stop the RPC transports. Once
+   * connected, Rascal reconnects and resubscribes on its own.
+   */
+  start(): void {
+    this.#connecting ??= this.#connectUntilStopped();
+  }
+
+  /** Stops consuming, waiting (bounded by the subscription's closeTimeout) for in-flight messages. */
+  async stopConsuming(): Promise<void> {
+    this.#stopped = true;
+    await this.#connecting;
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    if (subscription) await subscription.cancel();
+  }
+
+  /** Closes the broker connection; call after {@link stopConsuming}. */
+  async close(): Promise<void> {
+    await this.stopConsuming();
+    const broker = this.#broker;
+    this.#broker = undefined;
+    if (broker) await broker.shutdown();
+    this.#options.readiness.set(BROKER_CONDITION, false);
+  }
+
+  async #connectUntilStopped(): Promise<void> {
+    const { logger } = this.#options;
+    for (let delayMs = 500; !this.#stopped; delayMs = Math.min(delayMs * 2, 5000)) {
+      try {
+        await this.#connect();
+        return;
+      } catch (error) {
+        logger.warn({ err: error, retryInMs: delayMs }, "broker unavailable; RPC transports keep serving");
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const { readiness, logger } = this.#options;
+    const broker = await rascal.BrokerAsPromised.create(this.#options.rascal);
+    if (this.#stopped) {
+      await broker.shutdown();
+      return;
+    }
+    this.#broker = broker;
+    broker.on("error", (error: Error) => {
+      readiness.set(BROKER_CONDITION, false);
+      logger.warn({ err: error }, "broker error; Rascal reconnects");
+    });
+    broker.on("disconnect", () => readiness.set(BROKER_CONDITION, false));
+    const subscription = await broker.subscribe("work");
+    this.#subscription = subscription;
+    // Rascal emits 'subscribed' after each resubscription; its types omit the event.
+    (subscription as unknown as EventEmitter).on("subscribed", () => readiness.set(BROKER_CONDITION, true));
+    subscription
+      .on("message", (message: Message, _content: unknown, ackOrNack: AckOrNack) => {
+        void this.#onMessage(message, ackOrNack);
+      })
+      .on("invalid_content", (error: Error, message: Message, ackOrNack: AckOrNack) => {
+        this.#deadLetter(message, ackOrNack, `undecodable body: ${error.message}`, "invalid");
+      })
+      .on("error", (error: Error) => {
+        readiness.set(BROKER_CONDITION, false);
+        logger.warn({ err: error }, "subscription error; Rascal resubscribes");
+      });
+    // The first 'subscribed' fires before we could listen; the promise resolving means it happened.
+    readiness.set(BROKER_CONDITION, true);
+    logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
+  }
+
+  async #onMessage(message: Message, ackOrNack: AckOrNack): Promise<void> {
+    const { handleWork, metrics, deliveryLimit, logger } = this.#options;
+    let work;
+    try {
+      work = decodeWorkBody(message.content, message.properties.contentType);
+    } catch (error) {
+      metrics.messages.inc({ transport: "amqp", outcome: "invalid" });
+      this.#deadLetter(message, ackOrNack, `undecodable body: ${(error as Error).message}`);
+      return;
+    }
+    try {
+      await handleWork(work, "amqp");
+      ackOrNack();
+    } catch (error) {
+      if (error instanceof InvalidWorkError) {
+        this.#deadLetter(message, ackOrNack, `invalid work: ${error.message}`);
+        return;
+      }
+      const delivery = deliveryCount(message) + 1;
+      if (delivery >= deliveryLimit) {
+        this.#deadLetter(message, ackOrNack, `handling failed on delivery ${delivery} of ${deliveryLimit}: ${(error as Error).message}`);
+        return;
+      }
+      logger.debug({ workId: work.id, delivery, err: error }, "handling failed; requeueing");
+      ackOrNack(error as Error, { strategy: "nack", requeue: true });
+    }
+  }
+
+  #deadLetter(message: Message, ackOrNack: AckOrNack, reason: string, countAs?: "invalid"): void {
+    const { metrics, logger } = this.#options;
+    if (countAs) metrics.messages.inc({ transport: "amqp", outcome: countAs });
+    metrics.messages.inc({ transport: "amqp", outcome: "dead_lettered" });
+    logger.warn({ messageId: message.properties.messageId, reason }, "dead-lettering");
+    const error = Object.assign(new Error(reason), { code: "switchyard_dead_lettered" });
+    ackOrNack(error, [
+      {
+        strategy: "forward",
+        publication: "dead_letter",
+        options: { options: { headers: { [TOPOLOGY.reasonHeader]: reason.slice(0, 1024) } } },
+      },
+      // If the forward fails, nack without requeue: the queue's dead-lettering takes it.
+      { strategy: "nack" },
+    ]);
+  }
+}
+
+/** How many times the broker delivered this message before (quorum queues count it). */
+function deliveryCount(message: Message): number {
+  const count = Number(message.properties.headers?.["x-delivery-count"] ?? 0);
+  return Number.isFinite(count) ? count : 0;
+}
