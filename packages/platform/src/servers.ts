@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import { fastify, type FastifyInstance } from "fastify";
+import { fastify, LogController, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { healthRoutes } from "./health-service.ts";
@@ -61,7 +61,10 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     return instance;
   };
   // Per-request access logs would dominate a load test's CPU; errors are still logged.
-  const common = { disableRequestLogging: true, forceCloseConnections: true } as const;
+  const common = {
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: true,
+  } as const;
   // The two listeners differ only in their raw server type; the routes are the same.
   const http = fastify({
     ...common,
