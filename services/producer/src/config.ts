@@ -1,0 +1,56 @@
+import { hostname } from "node:os";
+import { identifier, integer, logLevel, parseEnv, port, url } from "@switchyard/platform";
+import { z } from "zod";
+
+/**
+ * Every environment variable the producer reads, with its default and expected form.
+ * This object is the single list: the chart tests derive the variables a chart may set
+ * from its keys.
+ */
+export const producerEnvSchema = z.object({
+  /** HTTP/1.1 listener: the ProducerService control API (Connect), health and metrics. */
+  HTTP_PORT: port(8080),
+  /** HTTP/2 cleartext listener: ProducerService over gRPC and grpc.health.v1. */
+  H2C_PORT: port(8081),
+  /** Address both listeners bind; 0.0.0.0 so kubelet probes reach the pod IP. */
+  BIND_HOST: z.string().min(1).default("0.0.0.0"),
+  /** The broker, with the vhost as its path. guest:guest only works over loopback. */
+  AMQP_URL: url("amqp://guest:guest@127.0.0.1:5672/", ["amqp:", "amqps:"]),
+  /** Deliveries per message before it is dead-lettered; must equal the handler's value. */
+  AMQP_DELIVERY_LIMIT: integer(5, 1, 1000),
+  LOG_LEVEL: logLevel,
+  /** Names this instance; run producer ids are derived from it. Defaults to the host (pod) name. */
+  PRODUCER_ID: identifier(hostname()),
+  /** The handler's HTTP/1.1 listener: Connect JSON sends, GetReceived and its /metrics. */
+  HANDLER_HTTP_URL: url("http://127.0.0.1:8080", ["http:", "https:"]),
+  /** The handler's h2c listener: gRPC sends. */
+  HANDLER_GRPC_URL: url("http://127.0.0.1:8081", ["http:", "https:"]),
+  /** Deadline of every RPC send and longest wait for a publisher confirm, in milliseconds. */
+  SEND_TIMEOUT_MS: integer(5_000, 1, 600_000),
+  /** Confirm channels in the AMQP publication pool (Rascal's default is 5). */
+  AMQP_PUBLISH_CHANNELS: integer(32, 1, 1024),
+  /** Most unconfirmed AMQP publishes outstanding at once. */
+  AMQP_CONFIRM_WINDOW: integer(256, 1, 65_535),
+  /** Steady background load over gRPC, messages/s; 0 turns it off. */
+  BACKGROUND_RATE_GRPC: integer(0, 0, 100_000),
+  /** Steady background load over Connect JSON, messages/s; 0 turns it off. */
+  BACKGROUND_RATE_CONNECT: integer(0, 0, 100_000),
+  /** Steady background load over AMQP, messages/s; 0 turns it off. */
+  BACKGROUND_RATE_AMQP: integer(0, 0, 100_000),
+  /** Payload size of each background message, in bytes. */
+  BACKGROUND_PAYLOAD_BYTES: integer(256, 0, 1024 * 1024),
+  /** Upper bound for a graceful shutdown, in milliseconds. */
+  SHUTDOWN_GRACE_MS: integer(20_000, 1_000, 600_000),
+});
+
+/** The producer's validated configuration. */
+export type ProducerConfig = z.infer<typeof producerEnvSchema>;
+
+/**
+ * Reads and validates the producer's configuration once.
+ *
+ * @throws ConfigError naming the first variable that does not fit.
+ */
+export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
+  return parseEnv(producerEnvSchema, env);
+}
