@@ -1,3 +1,4 @@
+import type { Http2Server, Http2Session } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { fastify, LogController, type FastifyInstance } from "fastify";
@@ -76,5 +77,25 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     http2: true,
     loggerInstance: logger.child({ listener: "h2c" }),
   }) as unknown as FastifyInstance;
+  destroySessionsAfterDrain(h2c, limits.shutdownTimeoutMs);
   return { http: await build("http", http), h2c: await build("h2c", h2c) };
+}
+
+/**
+ * Closing an HTTP/2 server waits for every session to end, and a session whose client
+ * is still sending a body the server has already answered (a request over readMaxBytes,
+ * for one) never ends. Past the drain budget, such sessions are destroyed so shutdown
+ * stays bounded.
+ */
+function destroySessionsAfterDrain(instance: FastifyInstance, drainMs: number): void {
+  const sessions = new Set<Http2Session>();
+  (instance.server as unknown as Http2Server).on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  instance.addHook("preClose", async () => {
+    setTimeout(() => {
+      for (const session of sessions) session.destroy();
+    }, drainMs).unref();
+  });
 }

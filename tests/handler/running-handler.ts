@@ -1,0 +1,22 @@
+import { pino } from "pino";
+import { build, type HandlerApp } from "../../services/handler/src/app.ts";
+import { loadHandlerConfig } from "../../services/handler/src/config.ts";
+
+/** A handler built in this process, listening on loopback ports chosen by the OS. */
+export interface RunningHandler {
+  app: HandlerApp;
+  httpUrl: string;
+  h2cUrl: string;
+  /** The service's whole shutdown, as on SIGTERM. */
+  close(): Promise<void>;
+}
+
+/** Builds the handler from `env` (on top of the defaults), listens, and starts consuming. */
+export async function startHandler(env: Record<string, string>): Promise<RunningHandler> {
+  const config = loadHandlerConfig({ BIND_HOST: "127.0.0.1", HTTP_PORT: "0", H2C_PORT: "0", ...env });
+  const app = await build(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  const httpUrl = await app.http.listen({ host: "127.0.0.1", port: 0 });
+  const h2cUrl = await app.h2c.listen({ host: "127.0.0.1", port: 0 });
+  app.consumer.start();
+  return { app, httpUrl, h2cUrl, close: () => app.close() };
+}
