@@ -25,6 +25,11 @@ export const producerEnvSchema = z.object({
   HANDLER_HTTP_URL: url("http://127.0.0.1:8080", ["http:", "https:"]),
   /** The handler's h2c listener: gRPC sends. */
   HANDLER_GRPC_URL: url("http://127.0.0.1:8081", ["http:", "https:"]),
+  /**
+   * The handler's payload limit (its MAX_PAYLOAD_BYTES), in bytes: a run asking for
+   * larger payloads is refused up front instead of failing every send.
+   */
+  HANDLER_MAX_PAYLOAD_BYTES: integer(1024 * 1024, 0, 64 * 1024 * 1024),
   /** Deadline of every RPC send and longest wait for a publisher confirm, in milliseconds. */
   SEND_TIMEOUT_MS: integer(5_000, 1, 600_000),
   /** Confirm channels in the AMQP publication pool (Rascal's default is 5). */

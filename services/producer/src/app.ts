@@ -1,0 +1,102 @@
+import type { Logger } from "pino";
+import type { BrokerConfig } from "rascal";
+import { ProducerService } from "@switchyard/contracts";
+import { createRegistry, createServers, rascalConfig, Readiness, type Servers } from "@switchyard/platform";
+import type { Registry } from "prom-client";
+import { BackgroundLoad } from "./background.ts";
+import type { ProducerConfig } from "./config.ts";
+import { HandlerProbe } from "./handler-probe.ts";
+import { createProducerMetrics } from "./metrics.ts";
+import { RunManager } from "./runs.ts";
+import { AmqpSender } from "./senders/amqp.ts";
+import { ConnectSender } from "./senders/connect.ts";
+import { GrpcSender } from "./senders/grpc.ts";
+import { instrument, type CompareTransport, type Sender } from "./senders/sender.ts";
+import { producerRoutes } from "./transports/connect.ts";
+import packageJson from "../package.json" with { type: "json" };
+
+/** The producer, built and wired but not listening, publishing or sending. */
+export interface ProducerApp extends Servers {
+  readiness: Readiness;
+  registry: Registry;
+  runs: RunManager;
+  /** Instrumented senders, one per transport. */
+  senders: Record<CompareTransport, Sender>;
+  amqp: AmqpSender;
+  background: BackgroundLoad;
+  /** Connects to the broker and starts the background load; call once listening. */
+  start(): void;
+  /**
+   * Shuts down: not ready → stop runs (kept as stopped) and background load → close
+   * listeners, draining in-flight RPCs → close the senders and the broker connection.
+   */
+  close(): Promise<void>;
+}
+
+/** Builds the producer from validated configuration. Never listens: see main.ts. */
+export async function build(config: ProducerConfig, logger: Logger): Promise<ProducerApp> {
+  const readiness = new Readiness();
+  const registry = createRegistry("producer", packageJson.version);
+  const metrics = createProducerMetrics(registry);
+  const amqp = new AmqpSender({
+    rascal: rascalConfig({
+      url: config.AMQP_URL,
+      deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+      publishChannels: config.AMQP_PUBLISH_CHANNELS,
+    }) as BrokerConfig,
+    window: config.AMQP_CONFIRM_WINDOW,
+    readiness,
+    logger: logger.child({ transport: "amqp" }),
+  });
+  if (config.AMQP_PUBLISH_CHANNELS < config.AMQP_CONFIRM_WINDOW) {
+    logger.warn(
+      { AMQP_PUBLISH_CHANNELS: config.AMQP_PUBLISH_CHANNELS, AMQP_CONFIRM_WINDOW: config.AMQP_CONFIRM_WINDOW },
+      "fewer publish channels than the confirm window: Rascal holds a channel per unconfirmed publish, so the pool caps the window",
+    );
+  }
+  const senders: Record<CompareTransport, Sender> = {
+    grpc: instrument(new GrpcSender(config.HANDLER_GRPC_URL), metrics),
+    connect: instrument(new ConnectSender(config.HANDLER_HTTP_URL), metrics),
+    amqp: instrument(amqp, metrics),
+  };
+  const probe = new HandlerProbe(config.HANDLER_HTTP_URL);
+  const background = new BackgroundLoad({
+    rates: { grpc: config.BACKGROUND_RATE_GRPC, connect: config.BACKGROUND_RATE_CONNECT, amqp: config.BACKGROUND_RATE_AMQP },
+    payloadBytes: config.BACKGROUND_PAYLOAD_BYTES,
+    senders,
+    sendTimeoutMs: config.SEND_TIMEOUT_MS,
+    producerId: config.PRODUCER_ID,
+    logger,
+  });
+  const runs = new RunManager({
+    senders,
+    probe,
+    producerId: config.PRODUCER_ID,
+    context: { maxPayloadBytes: config.HANDLER_MAX_PAYLOAD_BYTES, sendTimeoutMs: config.SEND_TIMEOUT_MS },
+    logger: logger.child({ component: "runs" }),
+    onActive: background.enabled ? (active) => background.pause(active) : undefined,
+  });
+  // Half the grace each for stopping runs and for draining RPCs keeps the whole inside SHUTDOWN_GRACE_MS.
+  const drainMs = Math.floor(config.SHUTDOWN_GRACE_MS / 2);
+  const servers = await createServers({
+    logger,
+    readiness,
+    registry,
+    routes: producerRoutes({ runs }),
+    services: [ProducerService.typeName],
+    limits: { readMaxBytes: 1024 * 1024, maxTimeoutMs: 24 * 3600 * 1000, shutdownTimeoutMs: drainMs },
+  });
+  const start = () => {
+    amqp.start();
+    background.start();
+  };
+  const close = async () => {
+    readiness.drain();
+    background.close();
+    await Promise.race([runs.close(), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
+    await Promise.all([servers.http.close(), servers.h2c.close()]);
+    await Promise.all(Object.values(senders).map((sender) => sender.close()));
+    probe.close();
+  };
+  return { ...servers, readiness, registry, runs, senders, amqp, background, start, close };
+}

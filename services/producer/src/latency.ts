@@ -1,0 +1,50 @@
+import * as hdr from "hdr-histogram-js";
+
+/** A latency distribution summary in milliseconds; mirrors the Latency message. */
+export interface LatencySummary {
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+/**
+ * Records latencies in an HDR histogram with microsecond resolution and 3 significant
+ * digits, from 1 µs to an hour, in constant memory however many values it holds.
+ */
+export class LatencyRecorder {
+  readonly #histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+
+  /** Records one latency in milliseconds. */
+  record(ms: number): void {
+    this.#histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  /** Number of latencies recorded. */
+  get count(): number {
+    return this.#histogram.totalCount;
+  }
+
+  /** Percentiles, max and mean so far; all zero before the first value. */
+  summary(): LatencySummary {
+    const h = this.#histogram;
+    const at = (percentile: number) => h.getValueAtPercentile(percentile) / 1000;
+    if (h.totalCount === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0 };
+    return {
+      count: h.totalCount,
+      p50Ms: at(50),
+      p90Ms: at(90),
+      p99Ms: at(99),
+      p999Ms: at(99.9),
+      maxMs: h.maxValue / 1000,
+      meanMs: h.mean / 1000,
+    };
+  }
+}

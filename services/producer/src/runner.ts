@@ -1,0 +1,388 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { WorkSchema } from "@switchyard/contracts";
+import { randomBytes } from "node:crypto";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { handlerDelta, type HandlerDelta, type HandlerProbe, type HandlerSnapshot } from "./handler-probe.ts";
+import { LatencyRecorder, type LatencySummary } from "./latency.ts";
+import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
+import type { CompareTransport, Sender, SendResult } from "./senders/sender.ts";
+import type { End, Load } from "./spec.ts";
+
+/** Where a phase is in its life; mirrors PhaseState. */
+export type PhaseStateName =
+  | "pending"
+  | "warming_up"
+  | "measuring"
+  | "draining"
+  | "reconciling"
+  | "done"
+  | "stopped"
+  | "skipped";
+
+/** Everything a phase needs; one phase is one transport at one payload size. */
+export interface PhaseOptions {
+  transport: CompareTransport;
+  payloadBytes: number;
+  /** Work.producer_id of every message; must be unique to the phase. */
+  producerId: string;
+  load: Load;
+  end: End;
+  warmupMs: number;
+  sendTimeoutMs: number;
+  /** Instrumented sender for the transport. */
+  sender: Sender;
+  probe: HandlerProbe;
+  /** Aborting it stops the phase; results so far are kept. */
+  signal: AbortSignal;
+  /** Called on every state change. */
+  onChange?: () => void;
+  /** Longest an open loop lets sends pile up before it stops starting new ones. */
+  maxInFlight?: number;
+  /** Reconciling gives up when the handler's count has not moved for this long. */
+  settleIdleMs?: number;
+}
+
+/** A phase's figures at one moment; mirrors PhaseResult. */
+export interface PhaseFigures {
+  transport: CompareTransport;
+  payloadBytes: number;
+  producerId: string;
+  state: PhaseStateName;
+  startedAt: Date | undefined;
+  elapsedMs: number;
+  sent: number;
+  completed: number;
+  outcomes: Record<string, number>;
+  errors: number;
+  throughput: number;
+  latency: LatencySummary;
+  handlerLatency: HandlerDelta["latency"];
+  bytesPerMessage: number;
+  producerCpuMsPer1k: number | undefined;
+  handlerCpuMsPer1k: number | undefined;
+  ledger: LedgerFigures;
+  notes: string[];
+}
+
+const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
+
+/**
+ * Runs one phase: warm-up, measured window, drain, then reconciliation with the
+ * handler. Open-loop latency counts from each message's intended send time, so a
+ * transport that stalls shows its queueing instead of silently lowering the rate
+ * (no coordinated omission); closed-loop latency counts from the actual send.
+ */
+export class Phase {
+  readonly #options: PhaseOptions;
+  readonly #latency = new LatencyRecorder();
+  readonly #ledger = new SendLedger();
+  readonly #outcomes = new Map<string, number>();
+  readonly #notes: string[] = [];
+  #state: PhaseStateName = "pending";
+  #startedAt: Date | undefined;
+  #measuring = false;
+  #ending = false;
+  #measureStart = 0;
+  #lastMeasuredCompletion = 0;
+  #measuredSent = 0;
+  #completed = 0;
+  #bytes = 0;
+  #sequence = 0;
+  #inFlight = 0;
+  #onIdle: (() => void) | undefined;
+  #onSlotFree: (() => void) | undefined;
+  #wakeLoop: (() => void) | undefined;
+  #producerCpuMs: number | undefined;
+  #handler: HandlerDelta | undefined;
+  #ledgerFigures: LedgerFigures | undefined;
+
+  constructor(options: PhaseOptions) {
+    this.#options = options;
+  }
+
+  /** Marks a phase that will never run (the run ended first). */
+  skip(): void {
+    this.#setState("skipped");
+  }
+
+  /** Runs the phase to its end, or until the signal aborts. Never rejects on transport failures. */
+  async run(): Promise<void> {
+    const { warmupMs, signal, probe, transport } = this.#options;
+    const payload = new Uint8Array(randomBytes(this.#options.payloadBytes));
+    this.#startedAt = new Date();
+    let before: HandlerSnapshot | undefined;
+    let cpuBefore: NodeJS.CpuUsage | undefined;
+    const startMeasuring = async () => {
+      before = await probe.snapshot(transport);
+      cpuBefore = process.cpuUsage();
+      this.#measureStart = performance.now();
+      this.#lastMeasuredCompletion = this.#measureStart;
+      this.#measuring = true;
+      this.#setState("measuring");
+    };
+
+    if (warmupMs > 0) this.#setState("warming_up");
+    else await startMeasuring();
+    const load = this.#options.load.mode === "open"
+      ? this.#openLoop(this.#options.load.rate, payload)
+      : this.#closedLoop(this.#options.load.concurrency, payload);
+    if (warmupMs > 0) {
+      await sleep(warmupMs, signal);
+      if (!signal.aborted) await startMeasuring();
+    }
+    if (this.#options.end.kind === "duration" && this.#measuring) {
+      await sleep(this.#measureStart + this.#options.end.ms - performance.now(), signal);
+      this.#ending = true;
+      // An open loop at a low rate may be waiting for its next message: end it now.
+      this.#wakeLoop?.();
+    }
+    await load;
+    this.#ending = true;
+
+    this.#setState("draining");
+    await this.#drain();
+    if (cpuBefore) {
+      const used = process.cpuUsage(cpuBefore);
+      this.#producerCpuMs = (used.user + used.system) / 1000;
+    }
+
+    this.#setState("reconciling");
+    const received = await this.#reconcile(payload.byteLength);
+    const after = before ? await probe.snapshot(transport) : undefined;
+    if (before && after) this.#handler = handlerDelta(before, after);
+    else this.#notes.push("handler metrics unavailable: no handler CPU or one-way latency for this phase");
+    this.#explain(received);
+    this.#setState(signal.aborted ? "stopped" : "done");
+  }
+
+  /** The phase's figures so far; final once the state is done or stopped. */
+  figures(): PhaseFigures {
+    const { transport, payloadBytes, producerId } = this.#options;
+    const outcomes = Object.fromEntries(this.#outcomes);
+    const ok = this.#outcomes.get("ok") ?? 0;
+    const elapsedMs = this.#measureStart === 0
+      ? 0
+      : (this.#state === "measuring" ? performance.now() : this.#lastMeasuredCompletion) - this.#measureStart;
+    const handler = this.#handler;
+    return {
+      transport,
+      payloadBytes,
+      producerId,
+      state: this.#state,
+      startedAt: this.#startedAt,
+      elapsedMs,
+      sent: this.#measuredSent,
+      completed: this.#completed,
+      outcomes,
+      errors: this.#completed - ok,
+      throughput: elapsedMs > 0 ? ok / (elapsedMs / 1000) : 0,
+      latency: this.#latency.summary(),
+      handlerLatency: handler?.latency,
+      bytesPerMessage: this.#completed > 0 ? this.#bytes / this.#completed : 0,
+      producerCpuMsPer1k:
+        this.#producerCpuMs !== undefined && this.#completed > 0 ? (this.#producerCpuMs / this.#completed) * 1000 : undefined,
+      handlerCpuMsPer1k: handler && handler.handled > 0 ? (handler.cpuMs / handler.handled) * 1000 : undefined,
+      ledger: this.#ledgerFigures ?? this.#ledger.reconcile(undefined),
+      notes: [...this.#notes],
+    };
+  }
+
+  #setState(state: PhaseStateName): void {
+    this.#state = state;
+    this.#options.onChange?.();
+  }
+
+  /** True once no further message may start: stopped, window over, or count reached. */
+  #done(): boolean {
+    if (this.#ending || this.#options.signal.aborted) return true;
+    const { end } = this.#options;
+    return this.#measuring && end.kind === "messages" && this.#measuredSent >= end.count;
+  }
+
+  /** Starts one send; `intendedAt` (open loop) is when it should have started. */
+  #issue(payload: Uint8Array, intendedAt?: number): Promise<SendResult> {
+    const { producerId, sender, sendTimeoutMs } = this.#options;
+    const sequence = ++this.#sequence;
+    const measured = this.#measuring;
+    if (measured) this.#measuredSent++;
+    this.#ledger.markSent(sequence);
+    const work = create(WorkSchema, {
+      id: `${producerId}-${sequence}`,
+      producerId,
+      sequence: BigInt(sequence),
+      sentAt: timestampNow(),
+      payload,
+    });
+    const from = intendedAt ?? performance.now();
+    this.#inFlight++;
+    return sender.send(work, sendTimeoutMs).then((result) => {
+      const now = performance.now();
+      this.#inFlight--;
+      const ok = result.outcome === "ok";
+      if (ok) this.#ledger.markAcknowledged(sequence);
+      if (measured) {
+        this.#completed++;
+        this.#bytes += result.bytes;
+        this.#outcomes.set(result.outcome, (this.#outcomes.get(result.outcome) ?? 0) + 1);
+        // Failures are counted by code, not timed: a refused connection is fast, not good.
+        if (ok) this.#latency.record(now - from);
+        this.#lastMeasuredCompletion = now;
+      }
+      this.#onSlotFree?.();
+      if (this.#inFlight === 0) this.#onIdle?.();
+      return result;
+    });
+  }
+
+  /** Each of `concurrency` workers sends its next message as soon as its last one finished. */
+  async #closedLoop(concurrency: number, payload: Uint8Array): Promise<void> {
+    const worker = async () => {
+      for (let sent = 1; !this.#done(); sent++) {
+        const result = await this.#issue(payload);
+        // A send that fails at once would otherwise spin without ever letting timers run.
+        if (result.outcome !== "ok" || sent % 32 === 0) await yieldToEventLoop();
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+
+  /**
+   * Sends on a fixed schedule: message i is due at start + i/rate, whether or not earlier
+   * ones have finished. Past `maxInFlight` outstanding sends it waits for one to finish;
+   * the waiting still counts in latency, which runs from the intended time.
+   */
+  #openLoop(rate: number, payload: Uint8Array): Promise<void> {
+    const interval = 1000 / rate;
+    const maxInFlight = this.#options.maxInFlight ?? OPEN_LOOP_MAX_IN_FLIGHT;
+    const start = performance.now();
+    let issued = 0;
+    let capped = false;
+    let finished = false;
+    return new Promise<void>((resolve) => {
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        this.#onSlotFree = undefined;
+        this.#wakeLoop = undefined;
+        this.#options.signal.removeEventListener("abort", tick);
+        const due = Math.floor((performance.now() - start) / interval) + 1;
+        if (capped && !this.#options.signal.aborted && due > issued && this.#measuring) {
+          const missed = due - issued;
+          this.#outcomes.set("not_sent", (this.#outcomes.get("not_sent") ?? 0) + missed);
+          this.#completed += missed;
+          this.#notes.push(
+            `the transport could not keep up with ${rate} msg/s: ${maxInFlight} sends were in flight, so ${missed} scheduled sends never started (counted as not_sent)`,
+          );
+        }
+        resolve();
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const tick = () => {
+        if (finished) return;
+        clearTimeout(timer);
+        timer = undefined;
+        const now = performance.now();
+        while (!this.#done()) {
+          const intended = start + issued * interval;
+          if (intended > now) {
+            timer = setTimeout(tick, intended - now);
+            return;
+          }
+          if (this.#inFlight >= maxInFlight) {
+            capped = true;
+            // Resume when a send finishes; the ending timer below still fires.
+            this.#onSlotFree = () => {
+              this.#onSlotFree = undefined;
+              setImmediate(tick);
+            };
+            timer = setTimeout(tick, 50);
+            return;
+          }
+          issued++;
+          void this.#issue(payload, intended);
+        }
+        finish();
+      };
+      this.#options.signal.addEventListener("abort", tick, { once: true });
+      this.#wakeLoop = tick;
+      tick();
+    });
+  }
+
+  /** Waits for sends in flight; each ends by its own timeout, with a margin in case one does not. */
+  async #drain(): Promise<void> {
+    if (this.#inFlight === 0) return;
+    const limitMs = this.#options.sendTimeoutMs + 5_000;
+    const idle = new Promise<boolean>((resolve) => (this.#onIdle = () => resolve(true)));
+    const late = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), limitMs).unref());
+    if (!(await Promise.race([idle, late]))) {
+      this.#notes.push(`${this.#inFlight} sends were still in flight ${limitMs} ms after the phase ended`);
+    }
+    this.#onIdle = undefined;
+  }
+
+  /**
+   * Asks the handler what it received until every acknowledged message is accounted
+   * for, the handler stops making progress, or time runs out. A stopped phase asks once.
+   */
+  async #reconcile(payloadBytes: number): Promise<Received | undefined> {
+    const { probe, producerId, signal } = this.#options;
+    const idleMs = this.#options.settleIdleMs ?? 2_000;
+    const measuredMs = this.#lastMeasuredCompletion - this.#measureStart;
+    const deadline = performance.now() + Math.min(60_000, Math.max(10_000, 2 * measuredMs));
+    let lastHandled = -1;
+    let lastProgress = performance.now();
+    for (;;) {
+      const received = await probe.received(producerId);
+      this.#ledgerFigures = this.#ledger.reconcile(received);
+      if (!received || signal.aborted || this.#ledgerFigures.lost === 0) return received;
+      const now = performance.now();
+      if (received.handled !== lastHandled) {
+        lastHandled = received.handled;
+        lastProgress = now;
+      } else if (now - lastProgress > idleMs) {
+        return received;
+      }
+      if (now > deadline) {
+        this.#notes.push(`the handler was still catching up when reconciliation gave up (payload ${payloadBytes} B)`);
+        return received;
+      }
+      await sleep(100, signal);
+    }
+  }
+
+  /** Adds plain-language notes for what the figures cannot say by themselves. */
+  #explain(received: Received | undefined): void {
+    const { transport } = this.#options;
+    const ok = this.#outcomes.get("ok") ?? 0;
+    const unavailable = this.#outcomes.get("unavailable") ?? 0;
+    if (this.#completed > 0 && ok === 0 && unavailable > 0) {
+      const peer = transport === "amqp" ? "broker" : "handler";
+      this.#notes.push(`${peer} unreachable over ${transport}: ${unavailable} sends failed with unavailable`);
+    }
+    if (received === undefined) {
+      this.#notes.push("handler unreachable for HandlerService.GetReceived: ledger not reconciled");
+    } else if (!received.tracked && this.#ledger.acknowledged > 0) {
+      this.#notes.push("the handler does not track this phase (restarted, evicted it, or never received any of it): loss unknown");
+    }
+    const lost = this.#ledgerFigures?.lost ?? 0;
+    if (lost > 0) this.#notes.push(`${lost} acknowledged messages never reached the handler`);
+    if (this.#options.signal.aborted) this.#notes.push("stopped before the end; figures cover what was sent until then");
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

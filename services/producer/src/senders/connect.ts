@@ -1,0 +1,42 @@
+import { toJsonString } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
+import { Agent } from "node:http";
+import { rpcOutcome, SizeSampler, type Sender, type SendResult } from "./sender.ts";
+
+/**
+ * The Connect protocol with JSON bodies over HTTP/1.1 to the handler's HTTP listener:
+ * what `curl` would send. HTTP/1.1 carries one request per connection at a time, so
+ * concurrent sends use a pool of keep-alive connections.
+ */
+export class ConnectSender implements Sender {
+  readonly transport = "connect" as const;
+  readonly #client: Client<typeof HandlerService>;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+  readonly #encoder = new TextEncoder();
+  readonly #sizes = new SizeSampler(
+    (work) => this.#encoder.encode(toJsonString(HandleRequestSchema, { $typeName: HandleRequestSchema.typeName, work })).byteLength,
+  );
+
+  constructor(baseUrl: string) {
+    this.#client = createClient(
+      HandlerService,
+      createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { agent: this.#agent } }),
+    );
+  }
+
+  async send(work: Work, timeoutMs: number): Promise<SendResult> {
+    const bytes = this.#sizes.size(work);
+    try {
+      await this.#client.handle({ work }, { timeoutMs });
+      return { outcome: "ok", bytes };
+    } catch (error) {
+      return { outcome: rpcOutcome(error), bytes };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#agent.destroy();
+  }
+}

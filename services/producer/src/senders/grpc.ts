@@ -1,0 +1,40 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
+import { rpcOutcome, SizeSampler, type Sender, type SendResult } from "./sender.ts";
+
+/**
+ * gRPC over HTTP/2 cleartext (h2c) to the handler's h2c listener, with binary protobuf.
+ * All sends share one HTTP/2 connection and run as concurrent streams on it.
+ */
+export class GrpcSender implements Sender {
+  readonly transport = "grpc" as const;
+  readonly #client: Client<typeof HandlerService>;
+  readonly #session: Http2SessionManager;
+  readonly #sizes = new SizeSampler((work) => toBinary(HandleRequestSchema, { $typeName: HandleRequestSchema.typeName, work }).byteLength);
+
+  constructor(baseUrl: string) {
+    // Our own session manager, so close() can end the connection.
+    this.#session = new Http2SessionManager(baseUrl, { pingIntervalMs: 10_000, idleConnectionTimeoutMs: 30_000 });
+    this.#client = createClient(
+      HandlerService,
+      // gRPC always runs over HTTP/2; an http:// base URL makes it h2c (prior knowledge).
+      createGrpcTransport({ baseUrl, sessionManager: this.#session }),
+    );
+  }
+
+  async send(work: Work, timeoutMs: number): Promise<SendResult> {
+    const bytes = this.#sizes.size(work);
+    try {
+      await this.#client.handle({ work }, { timeoutMs });
+      return { outcome: "ok", bytes };
+    } catch (error) {
+      return { outcome: rpcOutcome(error), bytes };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#session.abort();
+  }
+}

@@ -1,0 +1,98 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Work } from "@switchyard/contracts";
+import type { TRANSPORTS } from "@switchyard/platform";
+import type { ProducerMetrics } from "../metrics.ts";
+
+/** One of the three compared transports. */
+export type CompareTransport = (typeof TRANSPORTS)[number];
+
+/** How one send ended. */
+export interface SendResult {
+  /** `ok`, or a snake_case code: a Connect Code name for RPC, `nacked`/`returned`/`timeout`/`unavailable` for AMQP. */
+  outcome: string;
+  /** Encoded body bytes of this message on this transport. */
+  bytes: number;
+}
+
+/**
+ * Sends Work to the handler over one transport. Every transport has exactly one
+ * adapter; the runner knows nothing else about them.
+ */
+export interface Sender {
+  readonly transport: CompareTransport;
+  /**
+   * Sends one Work and resolves when the transport has acknowledged it (an RPC
+   * answered, a publish confirmed) or failed. Never rejects: every failure becomes an
+   * outcome. Gives up after `timeoutMs`. Callers may start the next send before this
+   * one resolves; adapters pipeline as far as their transport allows.
+   */
+  send(work: Work, timeoutMs: number): Promise<SendResult>;
+  /** Releases connections; sends still in flight fail. */
+  close(): Promise<void>;
+}
+
+/** `DeadlineExceeded` → `deadline_exceeded`. */
+export function snakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+/** The outcome code of a failed RPC: the Connect Code name in snake_case. */
+export function rpcOutcome(error: unknown): string {
+  const code = ConnectError.from(error).code;
+  return snakeCase(Code[code] ?? "Unknown");
+}
+
+/**
+ * Encoded sizes of RPC messages, measured on a sample. The RPC transports encode
+ * inside Connect, so an exact size would mean encoding every message twice and
+ * inflating the producer CPU being measured. Within a run only the sequence, id and
+ * timestamp vary, by a few bytes, so every 64th message keeps the figure exact to
+ * well under a byte per message.
+ */
+export class SizeSampler {
+  readonly #measure: (work: Work) => number;
+  readonly #every: number;
+  #count = 0;
+  #lastPayload = -1;
+  #last = 0;
+
+  constructor(measure: (work: Work) => number, every = 64) {
+    this.#measure = measure;
+    this.#every = every;
+  }
+
+  /** The encoded size of `work`, measured or taken from the last sample of its payload size. */
+  size(work: Work): number {
+    const payload = work.payload.byteLength;
+    if (payload !== this.#lastPayload || this.#count++ % this.#every === 0) {
+      this.#last = this.#measure(work);
+      this.#lastPayload = payload;
+    }
+    return this.#last;
+  }
+}
+
+/**
+ * Wraps a sender so every send updates the Contract metrics: in-flight, duration,
+ * outcome and bytes. The runner and the background load both send through this.
+ */
+export function instrument(sender: Sender, metrics: ProducerMetrics): Sender {
+  const { transport } = sender;
+  return {
+    transport,
+    async send(work, timeoutMs) {
+      metrics.inFlight.inc({ transport });
+      const started = performance.now();
+      try {
+        const result = await sender.send(work, timeoutMs);
+        metrics.sendDuration.observe({ transport }, (performance.now() - started) / 1000);
+        metrics.messages.inc({ transport, outcome: result.outcome });
+        metrics.messageBytes.inc({ transport }, result.bytes);
+        return result;
+      } finally {
+        metrics.inFlight.dec({ transport });
+      }
+    },
+    close: () => sender.close(),
+  };
+}
