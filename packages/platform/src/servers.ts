@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from "node:http";
 import type { Http2Server, Http2Session } from "node:http2";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
@@ -62,23 +63,40 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     return instance;
   };
   // Per-request access logs would dominate a load test's CPU; errors are still logged.
-  const common = {
-    logController: new LogController({ disableRequestLogging: true }),
-    forceCloseConnections: true,
-  } as const;
+  const logController = new LogController({ disableRequestLogging: true });
   // The two listeners differ only in their raw server type; the routes are the same.
   const http = fastify({
-    ...common,
+    logController,
+    // On close, drop idle keep-alive connections at once but let requests in flight
+    // finish; Connect's shutdownTimeoutMs bounds them.
+    forceCloseConnections: "idle",
     loggerInstance: logger.child({ listener: "http" }),
   }) as unknown as FastifyInstance;
   registerOpsRoutes(http, { readiness, registry });
   const h2c = fastify({
-    ...common,
+    logController,
+    // HTTP/2 sessions are closed gracefully on close (GOAWAY, streams finish).
+    forceCloseConnections: true,
     http2: true,
     loggerInstance: logger.child({ listener: "h2c" }),
   }) as unknown as FastifyInstance;
+  closeConnectionsAsTheyIdle(http);
   destroySessionsAfterDrain(h2c, limits.shutdownTimeoutMs);
   return { http: await build("http", http), h2c: await build("h2c", h2c) };
+}
+
+/**
+ * Node closes the keep-alive connections that are idle when close begins, but a
+ * connection whose request finishes later stays open until its keep-alive timeout,
+ * holding shutdown up. While closing, idle connections are closed as they appear.
+ */
+function closeConnectionsAsTheyIdle(instance: FastifyInstance): void {
+  instance.addHook("preClose", async () => {
+    const server = instance.server as unknown as HttpServer;
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    sweep.unref();
+    server.once("close", () => clearInterval(sweep));
+  });
 }
 
 /**

@@ -18,6 +18,8 @@ export interface HandlerApp extends Servers {
   readiness: Readiness;
   registry: Registry;
   handleWork: HandleWork;
+  /** What this instance has handled per producer run (served by GetReceived). */
+  ledger: ReceivedLedger;
   /**
    * Shuts down in the Contract order: not ready → stop consuming and let in-flight
    * messages finish → close listeners, draining in-flight RPCs → close the broker.
@@ -76,5 +78,5 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     await Promise.all([servers.http.close(), servers.h2c.close()]);
     await consumer.close();
   };
-  return { ...servers, consumer, readiness, registry, handleWork, close };
+  return { ...servers, consumer, readiness, registry, handleWork, ledger, close };
 }

@@ -1,5 +1,6 @@
 import { TOPOLOGY, type Readiness } from "@switchyard/platform";
 import type { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import rascal, { type AckOrNack, type BrokerAsPromised, type BrokerConfig, type SubscriberSessionAsPromised } from "rascal";
 import type { Message } from "amqplib";
@@ -36,6 +37,7 @@ export class AmqpConsumer {
   #broker: BrokerAsPromised | undefined;
   #subscription: SubscriberSessionAsPromised | undefined;
   #stopped = false;
+  readonly #stopping = new AbortController();
   #connecting: Promise<void> | undefined;
 
   constructor(options: AmqpConsumerOptions) {
@@ -46,7 +48,7 @@ export class AmqpConsumer {
   /**
    * Connects and subscribes in the background, retrying until it succeeds or `stop` is
    * called: a broker that is down at start must not stop the RPC transports. Once
-   * connected, Rascal reconnects and resubscribes on its own.
+   * connected, Rascal reconnects the connection and this adapter resubscribes.
    */
   start(): void {
     this.#connecting ??= this.#connectUntilStopped();
@@ -55,10 +57,17 @@ export class AmqpConsumer {
   /** Stops consuming, waiting (bounded by the subscription's closeTimeout) for in-flight messages. */
   async stopConsuming(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     await this.#connecting;
     const subscription = this.#subscription;
     this.#subscription = undefined;
-    if (subscription) await subscription.cancel();
+    try {
+      await subscription?.cancel();
+    } catch (error) {
+      // Past closeTimeout: the broker requeues what is still unacknowledged when the
+      // channel closes, so those messages are redelivered, not lost.
+      this.#options.logger.warn({ err: error }, "in-flight messages not settled in time; they will be redelivered");
+    }
   }
 
   /** Closes the broker connection; call after {@link stopConsuming}. */
@@ -78,7 +87,7 @@ export class AmqpConsumer {
         return;
       } catch (error) {
         logger.warn({ err: error, retryInMs: delayMs }, "broker unavailable; RPC transports keep serving");
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
       }
     }
   }
@@ -93,27 +102,54 @@ export class AmqpConsumer {
     this.#broker = broker;
     broker.on("error", (error: Error) => {
       readiness.set(BROKER_CONDITION, false);
-      logger.warn({ err: error }, "broker error; Rascal reconnects");
+      logger.warn({ err: error }, "broker connection error; Rascal reconnects");
     });
     broker.on("disconnect", () => readiness.set(BROKER_CONDITION, false));
-    const subscription = await broker.subscribe("work");
-    this.#subscription = subscription;
-    // Rascal emits 'subscribed' after each resubscription; its types omit the event.
-    (subscription as unknown as EventEmitter).on("subscribed", () => readiness.set(BROKER_CONDITION, true));
-    subscription
-      .on("message", (message: Message, _content: unknown, ackOrNack: AckOrNack) => {
-        void this.#onMessage(message, ackOrNack);
-      })
+    await this.#subscribe(broker, 500);
+  }
+
+  /**
+   * Subscribes, and on losing the subscription subscribes again with capped backoff.
+   * Rascal can resubscribe by itself, but says nothing when that succeeds; doing it here
+   * means 'subscribed' marks every recovery, so readiness is true exactly while consuming.
+   */
+  async #subscribe(broker: BrokerAsPromised, retryMs: number): Promise<void> {
+    const { readiness, logger } = this.#options;
+    if (this.#stopped) return;
+    const session = await broker.subscribe("work", { retry: false });
+    this.#subscription = session;
+    let lost = false;
+    const onLost = (error?: Error) => {
+      if (lost) return;
+      lost = true;
+      readiness.set(BROKER_CONDITION, false);
+      logger.warn({ err: error, retryInMs: retryMs }, "subscription lost; subscribing again");
+      if (this.#subscription === session) this.#subscription = undefined;
+      session.cancel().catch(() => undefined);
+      setTimeout(() => {
+        this.#subscribe(broker, Math.min(retryMs * 2, 5000)).catch((cause: unknown) =>
+          logger.error({ err: cause }, "could not subscribe"),
+        );
+      }, retryMs).unref();
+    };
+    // Rascal emits 'subscribed' and 'close'; its types omit them.
+    const events = session as unknown as EventEmitter;
+    events.on("subscribed", () => {
+      retryMs = 500;
+      readiness.set(BROKER_CONDITION, true);
+      logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
+    });
+    events.on("close", () => onLost());
+    session
+      .on("error", (error: Error) => onLost(error))
+      .on("cancelled", (error: Error) => onLost(error))
       .on("invalid_content", (error: Error, message: Message, ackOrNack: AckOrNack) => {
         this.#deadLetter(message, ackOrNack, `undecodable body: ${error.message}`, "invalid");
       })
-      .on("error", (error: Error) => {
-        readiness.set(BROKER_CONDITION, false);
-        logger.warn({ err: error }, "subscription error; Rascal resubscribes");
+      // Adding the 'message' listener is what makes Rascal start consuming: keep it last.
+      .on("message", (message: Message, _content: unknown, ackOrNack: AckOrNack) => {
+        void this.#onMessage(message, ackOrNack);
       });
-    // The first 'subscribed' fires before we could listen; the promise resolving means it happened.
-    readiness.set(BROKER_CONDITION, true);
-    logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
   }
 
   async #onMessage(message: Message, ackOrNack: AckOrNack): Promise<void> {
