@@ -36,8 +36,12 @@ export function healthRoutes(readiness: Readiness, services: readonly string[]) 
           let last: ServingStatus | undefined;
           while (!context.signal.aborted) {
             const current = status();
-            if (current !== last) yield { status: current };
-            last = current;
+            if (current !== last) {
+              last = current;
+              yield { status: current };
+              // A change may have happened while the client read; look again first.
+              continue;
+            }
             await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
           }
         } finally {
