@@ -1,6 +1,6 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { HandlerService, WorkSchema } from "@switchyard/contracts";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "@switchyard/contracts/health";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,6 +55,13 @@ describe("handler over real listeners", () => {
   it("answers the Connect protocol with binary protobuf", async () => {
     const client = createClient(HandlerService, createConnectTransport({ baseUrl: handler.httpUrl, httpVersion: "1.1", useBinaryFormat: true }));
     expect((await client.handle({ work: { id: "bin-1" } })).receipt?.workId).toBe("bin-1");
+  });
+
+  it("answers gRPC-Web over HTTP/1.1, counted under its own transport label", async () => {
+    const client = createClient(HandlerService, createGrpcWebTransport({ baseUrl: handler.httpUrl, httpVersion: "1.1" }));
+    expect((await client.handle({ work: { id: "web-1" } })).receipt?.workId).toBe("web-1");
+    const metrics = await (await fetch(`${handler.httpUrl}/metrics`)).text();
+    expect(metrics).toContain('switchyard_handler_messages_total{transport="grpc_web",outcome="ok"} 1');
   });
 
   it("reports SERVING through grpc.health.v1 on h2c", async () => {

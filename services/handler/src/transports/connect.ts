@@ -14,7 +14,7 @@ import type { HandleWork } from "../work.ts";
  */
 export function rpcTransport(context: HandlerContext): Transport {
   if (context.protocolName === "grpc") return "grpc";
-  if (context.protocolName === "grpcweb") return "grpc_web";
+  if (context.protocolName === "grpc-web") return "grpc_web";
   const contentType = context.requestHeader.get("content-type") ?? "";
   return contentType.includes("json") ? "connect" : "connect_proto";
 }
