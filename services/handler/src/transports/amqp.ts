@@ -1,8 +1,7 @@
-import { TOPOLOGY, type Readiness } from "@switchyard/platform";
+import { connectBroker, TOPOLOGY, type Readiness } from "@switchyard/platform";
 import type { EventEmitter } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import rascal, { type AckOrNack, type BrokerAsPromised, type BrokerConfig, type SubscriberSessionAsPromised } from "rascal";
+import type { AckOrNack, BrokerAsPromised, BrokerConfig, SubscriberSessionAsPromised } from "rascal";
 import type { Message } from "amqplib";
 import { InvalidWorkError } from "../errors.ts";
 import type { HandlerMetrics } from "../metrics.ts";
@@ -80,25 +79,9 @@ export class AmqpConsumer {
   }
 
   async #connectUntilStopped(): Promise<void> {
-    const { logger } = this.#options;
-    for (let delayMs = 500; !this.#stopped; delayMs = Math.min(delayMs * 2, 5000)) {
-      try {
-        await this.#connect();
-        return;
-      } catch (error) {
-        logger.warn({ err: error, retryInMs: delayMs }, "broker unavailable; RPC transports keep serving");
-        await sleep(delayMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
-      }
-    }
-  }
-
-  async #connect(): Promise<void> {
     const { readiness, logger } = this.#options;
-    const broker = await rascal.BrokerAsPromised.create(this.#options.rascal);
-    if (this.#stopped) {
-      await broker.shutdown();
-      return;
-    }
+    const broker = await connectBroker(this.#options.rascal, { logger, signal: this.#stopping.signal });
+    if (!broker) return;
     this.#broker = broker;
     broker.on("error", (error: Error) => {
       readiness.set(BROKER_CONDITION, false);
