@@ -284,7 +284,8 @@ describe.runIf(havePrometheus())("the dashboard and rules against a real Prometh
             // The throughput the series report is the load the producer was asked for.
             for (const transport of COMPARED_TRANSPORTS) {
               const rate = mine.filter((sample) => sample.labels.transport === transport).reduce((sum, sample) => sum + sample.value, 0);
-              if (!(Math.abs(rate - Number(RATE_PER_TRANSPORT)) < Number(RATE_PER_TRANSPORT) * 0.25)) {
+              // Loose bounds: a busy machine delays the producer's ticks, never adds sends.
+              if (!(rate > Number(RATE_PER_TRANSPORT) * 0.5 && rate < Number(RATE_PER_TRANSPORT) * 1.25)) {
                 problems.push(`${name}: ${transport} ${rate}/s, the producer sends ${RATE_PER_TRANSPORT}/s`);
               }
             }
