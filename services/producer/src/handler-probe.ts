@@ -109,12 +109,18 @@ export function bucketQuantile(q: number, bounds: readonly number[], cumulative:
   return LATENCY_BUCKETS_SECONDS.at(-1)!;
 }
 
+/** What a phase asks of the handler besides its transports; {@link HandlerProbe} in production. */
+export interface HandlerObserver {
+  snapshot(transport: CompareTransport): Promise<HandlerSnapshot | undefined>;
+  received(producerId: string): Promise<Received | undefined>;
+}
+
 /**
  * The producer's view of the handler outside the transports under test: its /metrics
  * (CPU, handled counts, one-way latency) and HandlerService.GetReceived (the ledger).
  * Uses its own connection so these calls never count as sent messages.
  */
-export class HandlerProbe {
+export class HandlerProbe implements HandlerObserver {
   readonly #metricsUrl: string;
   readonly #client: Client<typeof HandlerService>;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 4 });

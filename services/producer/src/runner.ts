@@ -3,7 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { WorkSchema } from "@switchyard/contracts";
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { handlerDelta, type HandlerDelta, type HandlerProbe, type HandlerSnapshot } from "./handler-probe.ts";
+import { handlerDelta, type HandlerDelta, type HandlerObserver, type HandlerSnapshot } from "./handler-probe.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
 import type { CompareTransport, Sender, SendResult } from "./senders/sender.ts";
@@ -32,7 +32,7 @@ export interface PhaseOptions {
   sendTimeoutMs: number;
   /** Instrumented sender for the transport. */
   sender: Sender;
-  probe: HandlerProbe;
+  probe: HandlerObserver;
   /** Aborting it stops the phase; results so far are kept. */
   signal: AbortSignal;
   /** Called on every state change. */

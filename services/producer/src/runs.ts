@@ -15,7 +15,7 @@ import {
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import type { HandlerProbe } from "./handler-probe.ts";
+import type { HandlerObserver } from "./handler-probe.ts";
 import { Phase, type PhaseFigures, type PhaseStateName } from "./runner.ts";
 import type { CompareTransport, Sender } from "./senders/sender.ts";
 import { resolveSpec, specToProto, type ResolvedSpec, type SpecContext } from "./spec.ts";
@@ -61,7 +61,7 @@ class RunRecord {
 /** What {@link RunManager} needs. */
 export interface RunManagerOptions {
   senders: Record<CompareTransport, Sender>;
-  probe: HandlerProbe;
+  probe: HandlerObserver;
   /** This producer's PRODUCER_ID; phase producer ids start with it. */
   producerId: string;
   context: SpecContext;

@@ -1,0 +1,222 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { RunSpecSchema, type RunSpec } from "@switchyard/contracts";
+import { parseArgs } from "node:util";
+import { resolveSpec, SpecError } from "../spec.ts";
+
+/** A flag that cannot be used as given; the CLI prints the message and exits 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** The comparison's default payload sizes: small, and 16 KiB. */
+export const DEFAULT_PAYLOADS = [64, 16 * 1024];
+
+/** What `compare` was asked to do. */
+export interface CompareOptions {
+  help: boolean;
+  /** Drive this running producer instead of starting one. */
+  producerUrl: string | undefined;
+  /** Broker URL for a local handler and producer. */
+  amqpUrl: string;
+  /** Folder that receives the <timestamp>/ results folder. */
+  out: string | undefined;
+  json: boolean;
+  spec: RunSpec;
+}
+
+/** Each RunSpec field's flag, so a SpecError names what the user typed. */
+export const FLAG_OF_FIELD: Record<string, string> = {
+  transports: "--transports",
+  payload_bytes: "--payloads",
+  rate: "--rate",
+  concurrency: "--concurrency",
+  duration: "--duration",
+  messages: "--messages",
+  warmup: "--warmup",
+  send_timeout: "--send-timeout",
+};
+
+/** The handler's default payload limit; a remote producer checks against its own setting. */
+const LOCAL_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+export const HELP = `Usage: npm run compare -- [flags]
+
+Measures gRPC, Connect JSON and RabbitMQ side by side and prints one table.
+Without --producer-url it makes sure a local RabbitMQ runs, starts the handler and the
+producer on free loopback ports, runs the comparison and stops them again. Phases run
+one after another, so each one's CPU is its own. Results are written as JSON and
+Markdown to results/<timestamp>/.
+
+Target
+  --producer-url URL   Drive a running producer through its HTTP listener (e.g. after
+                       kubectl port-forward svc/producer 8080); nothing is started.
+  --amqp-url URL       Broker for the local handler and producer
+                       (default amqp://guest:guest@127.0.0.1:5672/). Local mode only.
+
+What to send
+  --transports LIST    Comma-separated transports, measured in this order
+                       (default grpc,connect,amqp).
+  --payloads LIST      Comma-separated payload sizes in bytes; KiB and MiB suffixes
+                       allowed (default 64,16KiB). Each transport runs once per size.
+
+Load (one of)
+  --concurrency N      Closed loop: N senders, each sending again as soon as its last
+                       message is acknowledged (default 32). Measures capacity.
+  --rate N             Open loop: N messages/s on a fixed schedule. Latency counts from
+                       each message's intended send time (no coordinated omission).
+
+Length (one of)
+  --duration D         Measured window per phase, e.g. 5s, 1500ms, 1m (default 5s).
+  --messages N         Measured messages per phase.
+  --warmup D           Sending before measuring, excluded from results (default 1s; 0 off).
+  --send-timeout D     Deadline of each send (default: the producer's SEND_TIMEOUT_MS, 5s).
+  --quick              Short phases for smoke tests: --duration 1s --warmup 250ms.
+
+Output
+  --out DIR            Parent folder of the results folder (default <repo>/results).
+  --json               Print the report as JSON on stdout instead of the table.
+  -h, --help           Show this help.
+
+Exit status: 0 when every phase finished with successful sends and nothing lost;
+1 when a phase lost messages, had no successful send, or the run failed; 2 for a
+flag that cannot be used (one line says which).`;
+
+/**
+ * Parses and validates `compare`'s flags, including the run specification they make.
+ *
+ * @throws UsageError with a one-line message naming the flag.
+ */
+export function parseFlags(argv: readonly string[]): CompareOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: joinNegativeValues(argv),
+      strict: true,
+      allowPositionals: false,
+      options: {
+        help: { type: "boolean", short: "h" },
+        "producer-url": { type: "string" },
+        "amqp-url": { type: "string" },
+        transports: { type: "string" },
+        payloads: { type: "string" },
+        concurrency: { type: "string" },
+        rate: { type: "string" },
+        duration: { type: "string" },
+        messages: { type: "string" },
+        warmup: { type: "string" },
+        "send-timeout": { type: "string" },
+        quick: { type: "boolean" },
+        out: { type: "string" },
+        json: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split("\n")[0]!.replace(/\.$/, "")}; see --help`);
+  }
+  const values = parsed.values;
+  if (values.help) {
+    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema) };
+  }
+
+  const producerUrl = values["producer-url"];
+  if (producerUrl !== undefined && !isUrl(producerUrl, ["http:", "https:"])) {
+    throw new UsageError(`--producer-url must be an http:// or https:// URL (got ${JSON.stringify(producerUrl)})`);
+  }
+  const amqpUrl = values["amqp-url"] ?? "amqp://guest:guest@127.0.0.1:5672/";
+  if (!isUrl(amqpUrl, ["amqp:", "amqps:"])) {
+    throw new UsageError(`--amqp-url must be an amqp:// or amqps:// URL (got ${JSON.stringify(amqpUrl)})`);
+  }
+  if (producerUrl !== undefined && values["amqp-url"] !== undefined) {
+    throw new UsageError("--amqp-url only applies when compare starts the services; a running producer uses its own AMQP_URL");
+  }
+  if (values.rate !== undefined && values.concurrency !== undefined) {
+    throw new UsageError("use either --rate (open loop) or --concurrency (closed loop), not both");
+  }
+  if (values.duration !== undefined && values.messages !== undefined) {
+    throw new UsageError("use either --duration or --messages, not both");
+  }
+
+  const spec = create(RunSpecSchema, {
+    transports: values.transports !== undefined ? list("--transports", values.transports) : [],
+    payloadBytes: values.payloads !== undefined ? list("--payloads", values.payloads).map(parseSize) : [...DEFAULT_PAYLOADS],
+  });
+  if (values.rate !== undefined) spec.load = { case: "rate", value: parseNumber("--rate", values.rate) };
+  if (values.concurrency !== undefined) spec.load = { case: "concurrency", value: parseWhole("--concurrency", values.concurrency) };
+  const duration = values.duration ?? (values.quick && values.messages === undefined ? "1s" : undefined);
+  if (duration !== undefined) spec.end = { case: "duration", value: durationFromMs(parseDuration("--duration", duration)) };
+  if (values.messages !== undefined) spec.end = { case: "messages", value: BigInt(parseWhole("--messages", values.messages)) };
+  const warmup = values.warmup ?? (values.quick ? "250ms" : undefined);
+  if (warmup !== undefined) spec.warmup = durationFromMs(parseDuration("--warmup", warmup));
+  if (values["send-timeout"] !== undefined) {
+    spec.sendTimeout = durationFromMs(parseDuration("--send-timeout", values["send-timeout"]));
+  }
+
+  // The producer validates again; checking here gives the same answer without a round trip.
+  try {
+    resolveSpec(spec, { maxPayloadBytes: producerUrl === undefined ? LOCAL_MAX_PAYLOAD_BYTES : Number.MAX_SAFE_INTEGER, sendTimeoutMs: 5_000 });
+  } catch (error) {
+    if (error instanceof SpecError) throw new UsageError(`${FLAG_OF_FIELD[error.field] ?? error.field} ${error.problem}`);
+    throw error;
+  }
+  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec };
+}
+
+/** `--rate -3` → `--rate=-3`, so a negative value reaches validation instead of reading as a flag. */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (/^--[a-z-]+$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
+function isUrl(value: string, protocols: readonly string[]): boolean {
+  return URL.canParse(value) && protocols.includes(new URL(value).protocol);
+}
+
+function list(flag: string, value: string): string[] {
+  const items = value.split(",").map((item) => item.trim());
+  if (items.some((item) => item === "")) throw new UsageError(`${flag} must be a comma-separated list without empty items (got ${JSON.stringify(value)})`);
+  return items;
+}
+
+/** `64`, `16KiB`, `1MiB` (also k/K/KB/M/MB, all binary) → bytes. */
+export function parseSize(value: string): number {
+  const match = /^(\d+)\s*(b|k|kb|kib|m|mb|mib)?$/i.exec(value);
+  if (!match) throw new UsageError(`--payloads sizes must be whole numbers of bytes, optionally with KiB or MiB (got ${JSON.stringify(value)})`);
+  const unit = (match[2] ?? "b").toLowerCase();
+  const bytes = Number(match[1]) * (unit.startsWith("m") ? 1024 * 1024 : unit.startsWith("k") ? 1024 : 1);
+  if (bytes > 0xffffffff) throw new UsageError(`--payloads sizes must fit in 32 bits (got ${JSON.stringify(value)})`);
+  return bytes;
+}
+
+/** `5s`, `1500ms`, `1m`, `0.5s`, or a bare number of seconds → milliseconds. */
+export function parseDuration(flag: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/.exec(value);
+  if (!match) throw new UsageError(`${flag} must be a duration such as 5s, 1500ms or 1m (got ${JSON.stringify(value)})`);
+  const amount = Number(match[1]);
+  const unit = match[2] ?? "s";
+  return Math.round(amount * (unit === "ms" ? 1 : unit === "m" ? 60_000 : 1000));
+}
+
+function parseNumber(flag: string, value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number)) throw new UsageError(`${flag} must be a number (got ${JSON.stringify(value)})`);
+  return number;
+}
+
+function parseWhole(flag: string, value: string): number {
+  const number = parseNumber(flag, value);
+  if (!Number.isInteger(number) || number < 0 || number > 0xffffffff) {
+    throw new UsageError(`${flag} must be a whole number greater than 0 (got ${JSON.stringify(value)})`);
+  }
+  return number;
+}

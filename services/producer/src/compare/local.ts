@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Repository root. */
+export const ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
+
+/** A service process started by {@link startLocalServices}. */
+interface Child {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** The handler and producer running locally for one comparison. */
+export interface LocalServices {
+  producerUrl: string;
+  handlerUrl: string;
+  /** Stops both processes (SIGTERM, then SIGKILL after a grace period). */
+  stop(): Promise<void>;
+}
+
+/** Resolves true when something accepts TCP connections on host:port. */
+export function reachable(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("error", () => done(false));
+    socket.connect(port, host, () => done(true));
+  });
+}
+
+/**
+ * Makes sure the broker in `amqpUrl` answers. A local one that does not is started
+ * with scripts/ensure-rabbitmq.sh (installing it if needed); a remote one is only
+ * checked.
+ */
+export async function ensureBroker(amqpUrl: string, log: (line: string) => void): Promise<void> {
+  const url = new URL(amqpUrl);
+  const host = url.hostname;
+  const port = Number(url.port || (url.protocol === "amqps:" ? 5671 : 5672));
+  if (await reachable(host, port)) return;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host)) {
+    throw new Error(`the broker at ${host}:${port} does not answer`);
+  }
+  log("RabbitMQ is not running here; starting it with scripts/ensure-rabbitmq.sh");
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn("bash", [join(ROOT, "scripts/ensure-rabbitmq.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+    child.once("exit", resolve);
+    child.once("error", () => resolve(1));
+  });
+  if (code !== 0) throw new Error(`scripts/ensure-rabbitmq.sh failed (exit ${code})`);
+}
+
+/** Ports nobody listens on right now, from the OS. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve(server));
+      }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function start(name: "handler" | "producer", env: Record<string, string>, logDir: string): Child {
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  const child = spawn(process.execPath, [join(ROOT, `services/${name}/src/main.ts`)], {
+    cwd: ROOT,
+    // A small, explicit environment: a stray variable in the caller's shell must not change the figures.
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", BIND_HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => {
+      log.end();
+      resolve(code);
+    });
+  });
+  return { name, child, exited };
+}
+
+async function waitReady(url: string, child: Child, timeoutMs: number, logDir: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void child.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`the ${child.name} exited at start; see ${join(logDir, `${child.name}.log`)}`);
+    try {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`the ${child.name} was not ready within ${timeoutMs / 1000} s; see ${join(logDir, `${child.name}.log`)}`);
+}
+
+async function stopChild({ child, exited }: Child, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts the handler and the producer from this checkout on free loopback ports, with
+ * their logs in `logDir`, and resolves once both are ready.
+ */
+export async function startLocalServices(amqpUrl: string, logDir: string): Promise<LocalServices> {
+  const [handlerHttp, handlerH2c, producerHttp, producerH2c] = await freePorts(4);
+  const handlerUrl = `http://127.0.0.1:${handlerHttp}`;
+  const handler = start("handler", {
+    HTTP_PORT: String(handlerHttp),
+    H2C_PORT: String(handlerH2c),
+    AMQP_URL: amqpUrl,
+    HANDLER_ID: "compare-handler",
+  }, logDir);
+  const producer = start("producer", {
+    HTTP_PORT: String(producerHttp),
+    H2C_PORT: String(producerH2c),
+    AMQP_URL: amqpUrl,
+    PRODUCER_ID: "compare",
+    HANDLER_HTTP_URL: handlerUrl,
+    HANDLER_GRPC_URL: `http://127.0.0.1:${handlerH2c}`,
+  }, logDir);
+  const stop = async () => {
+    // The producer first: it may still be sending to the handler.
+    await stopChild(producer, 10_000);
+    await stopChild(handler, 10_000);
+  };
+  try {
+    await Promise.all([waitReady(handlerUrl, handler, 30_000, logDir), waitReady(`http://127.0.0.1:${producerHttp}`, producer, 30_000, logDir)]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { producerUrl: `http://127.0.0.1:${producerHttp}`, handlerUrl, stop };
+}

@@ -1,0 +1,270 @@
+import { toJson } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import { PhaseState, RunSchema, RunState, type PhaseResult, type Run } from "@switchyard/contracts";
+
+/** One row of the comparison table, as plain values. */
+export interface Row {
+  transport: string;
+  payloadBytes: number;
+  state: string;
+  throughput: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  errors: number;
+  outcomes: Record<string, number>;
+  lost: number | undefined;
+  duplicated: number | undefined;
+  producerCpuMsPer1k: number | undefined;
+  handlerCpuMsPer1k: number | undefined;
+  bytesPerMessage: number;
+  handlerP50Ms: number | undefined;
+  handlerP99Ms: number | undefined;
+  sent: number;
+  acknowledged: number;
+  received: number | undefined;
+  elapsedMs: number;
+  notes: string[];
+}
+
+const PHASE_STATE_NAMES: Record<number, string> = {
+  [PhaseState.PENDING]: "pending",
+  [PhaseState.WARMING_UP]: "warming up",
+  [PhaseState.MEASURING]: "measuring",
+  [PhaseState.DRAINING]: "draining",
+  [PhaseState.RECONCILING]: "reconciling",
+  [PhaseState.DONE]: "done",
+  [PhaseState.STOPPED]: "stopped",
+  [PhaseState.SKIPPED]: "skipped",
+};
+
+/** A phase's state in words. */
+export function phaseStateName(state: PhaseState): string {
+  return PHASE_STATE_NAMES[state] ?? "unknown";
+}
+
+/** A run's state in words. */
+export function runStateName(state: RunState): string {
+  const names: Record<number, string> = {
+    [RunState.RUNNING]: "running",
+    [RunState.SUCCEEDED]: "succeeded",
+    [RunState.STOPPED]: "stopped",
+    [RunState.FAILED]: "failed",
+  };
+  return names[state] ?? "unknown";
+}
+
+/** Flattens a PhaseResult into a row. */
+export function toRow(phase: PhaseResult): Row {
+  const latency = phase.latency;
+  const ledger = phase.ledger;
+  const tracked = ledger?.tracked ?? false;
+  return {
+    transport: phase.transport,
+    payloadBytes: phase.payloadBytes,
+    state: phaseStateName(phase.state),
+    throughput: phase.throughput,
+    p50Ms: latency?.p50Ms ?? 0,
+    p90Ms: latency?.p90Ms ?? 0,
+    p99Ms: latency?.p99Ms ?? 0,
+    p999Ms: latency?.p999Ms ?? 0,
+    maxMs: latency?.maxMs ?? 0,
+    errors: Number(phase.errors),
+    outcomes: Object.fromEntries(Object.entries(phase.outcomes).map(([code, count]) => [code, Number(count)])),
+    lost: tracked ? Number(ledger!.lost) : undefined,
+    duplicated: tracked ? Number(ledger!.duplicated) : undefined,
+    producerCpuMsPer1k: phase.producerCpuMsPer1k,
+    handlerCpuMsPer1k: phase.handlerCpuMsPer1k,
+    bytesPerMessage: phase.bytesPerMessage,
+    handlerP50Ms: phase.handlerLatency?.p50Ms,
+    handlerP99Ms: phase.handlerLatency?.p99Ms,
+    sent: Number(ledger?.sent ?? 0n),
+    acknowledged: Number(ledger?.acknowledged ?? 0n),
+    received: tracked ? Number(ledger!.received) : undefined,
+    elapsedMs: phase.elapsed ? durationMs(phase.elapsed) : 0,
+    notes: [...phase.notes],
+  };
+}
+
+/** `64 B`, `16 KiB`, `1 MiB`, `1.5 KiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024) return `${Number((bytes / 1024).toFixed(1))} KiB`;
+  return `${bytes} B`;
+}
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+/** Milliseconds with three significant digits (0.123, 1.23, 12.3, 123). */
+export function formatMs(ms: number): string {
+  if (ms === 0) return "0";
+  if (ms >= 100) return integer.format(ms);
+  return ms.toPrecision(3);
+}
+
+const dash = "–";
+const optional = (value: number | undefined, format: (value: number) => string) => (value === undefined ? dash : format(value));
+const oneDecimal = (value: number) => value.toFixed(1);
+
+/** The comparison table's columns, in the Contract order. */
+export const COLUMNS = [
+  "transport",
+  "payload",
+  "msgs/s",
+  "p50 ms",
+  "p99 ms",
+  "p99.9 ms",
+  "errors",
+  "lost",
+  "dup",
+  "CPU ms/1k producer",
+  "CPU ms/1k handler",
+  "bytes/msg",
+] as const;
+
+/** One row's cells, as text, in {@link COLUMNS} order. */
+export function cells(row: Row): string[] {
+  return [
+    row.transport,
+    formatBytes(row.payloadBytes),
+    integer.format(row.throughput),
+    formatMs(row.p50Ms),
+    formatMs(row.p99Ms),
+    formatMs(row.p999Ms),
+    integer.format(row.errors),
+    optional(row.lost, (value) => integer.format(value)),
+    optional(row.duplicated, (value) => integer.format(value)),
+    optional(row.producerCpuMsPer1k, oneDecimal),
+    optional(row.handlerCpuMsPer1k, oneDecimal),
+    integer.format(Math.round(row.bytesPerMessage)),
+  ];
+}
+
+/** The table aligned for a terminal: text left, numbers right. */
+export function textTable(rows: readonly Row[]): string {
+  const body = rows.map(cells);
+  const widths = COLUMNS.map((title, column) => Math.max(title.length, ...body.map((line) => line[column]!.length)));
+  const render = (line: readonly string[]) =>
+    line.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ").trimEnd();
+  return [render(COLUMNS), render(widths.map((width) => "─".repeat(width))), ...body.map(render)].join("\n");
+}
+
+/** The table in GitHub Markdown, numbers right-aligned. */
+export function markdownTable(rows: readonly Row[]): string {
+  const header = `| ${COLUMNS.join(" | ")} |`;
+  const rule = `|${COLUMNS.map((_, column) => (column < 2 ? "---" : "---:")).join("|")}|`;
+  return [header, rule, ...rows.map((row) => `| ${cells(row).join(" | ")} |`)].join("\n");
+}
+
+/**
+ * Throughput of each transport relative to the fastest one at the same payload size,
+ * e.g. `64 B: amqp 1.00 · connect 0.48 · grpc 0.23`.
+ */
+export function throughputRatios(rows: readonly Row[]): string[] {
+  const sizes = [...new Set(rows.map((row) => row.payloadBytes))];
+  return sizes.map((size) => {
+    const same = rows.filter((row) => row.payloadBytes === size).sort((a, b) => b.throughput - a.throughput);
+    const fastest = same[0]?.throughput ?? 0;
+    const parts = same.map((row) => `${row.transport} ${fastest > 0 ? (row.throughput / fastest).toFixed(2) : dash}`);
+    return `${formatBytes(size)}: ${parts.join(" · ")}`;
+  });
+}
+
+/** Notes of every phase, prefixed with the phase they belong to. */
+export function phaseNotes(rows: readonly Row[]): string[] {
+  return rows.flatMap((row) => row.notes.map((note) => `${row.transport} ${formatBytes(row.payloadBytes)}: ${note}`));
+}
+
+/** Details the main table leaves out: p90/max, the handler's one-way latency, outcomes, ledger. */
+export function detailsMarkdown(rows: readonly Row[]): string {
+  const header = "| transport | payload | state | p90 ms | max ms | one-way p50 ms | one-way p99 ms | outcomes | sent | acknowledged | received |";
+  const rule = "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|";
+  const lines = rows.map((row) =>
+    `| ${[
+      row.transport,
+      formatBytes(row.payloadBytes),
+      row.state,
+      formatMs(row.p90Ms),
+      formatMs(row.maxMs),
+      optional(row.handlerP50Ms, formatMs),
+      optional(row.handlerP99Ms, formatMs),
+      Object.entries(row.outcomes).map(([code, count]) => `${code} ${count}`).join(", ") || dash,
+      integer.format(row.sent),
+      integer.format(row.acknowledged),
+      optional(row.received, (value) => integer.format(value)),
+    ].join(" | ")} |`,
+  );
+  return [header, rule, ...lines].join("\n");
+}
+
+/** Facts about where and how the comparison ran, for the report's header. */
+export interface ReportContext {
+  command: string;
+  startedAt: Date;
+  target: string;
+  machine: string;
+  node: string;
+}
+
+/** Describes the load and length of a run in words. */
+export function describeSpec(run: Run): string {
+  const spec = run.spec;
+  if (!spec) return "";
+  const load = spec.load.case === "rate" ? `open loop at ${spec.load.value} msg/s` : `closed loop, concurrency ${spec.load.value ?? "?"}`;
+  const end = spec.end.case === "messages"
+    ? `${spec.end.value} measured messages per phase`
+    : `${spec.end.case === "duration" ? durationMs(spec.end.value) / 1000 : "?"} s measured per phase`;
+  const warmup = spec.warmup ? `${durationMs(spec.warmup) / 1000} s warm-up` : "no warm-up";
+  return `${load}; ${end}; ${warmup}`;
+}
+
+/** The whole report as Markdown. */
+export function markdownReport(run: Run, context: ReportContext): string {
+  const rows = run.phases.map(toRow);
+  const notes = [...run.notes, ...phaseNotes(rows)];
+  return [
+    `# switchyard transport comparison`,
+    "",
+    `- command: \`${context.command}\``,
+    `- started: ${context.startedAt.toISOString()}; run ${run.id}, ${runStateName(run.state)}`,
+    `- target: ${context.target}`,
+    `- machine: ${context.machine}; Node ${context.node}`,
+    `- load: ${describeSpec(run)}`,
+    "",
+    markdownTable(rows),
+    "",
+    "Throughput relative to the fastest transport at each payload size:",
+    "",
+    ...throughputRatios(rows).map((line) => `- ${line}`),
+    "",
+    "## Details",
+    "",
+    detailsMarkdown(rows),
+    "",
+    ...(notes.length > 0 ? ["## Notes", "", ...notes.map((note) => `- ${note}`), ""] : []),
+    "Latency is round trip (RPC) or publish to confirm (AMQP), over successful sends. In an open loop (`--rate`)",
+    "it counts from each message's intended send time, so queueing behind a stalled transport is not hidden",
+    "(no coordinated omission). One-way latency is the handler's handled_at − sent_at, estimated from its",
+    "histogram buckets. The ledger covers each whole phase, warm-up included.",
+    "",
+  ].join("\n");
+}
+
+/** The whole report as JSON: context, the run as the API returns it, and the rows. */
+export function jsonReport(run: Run, context: ReportContext): string {
+  return `${JSON.stringify(
+    {
+      command: context.command,
+      startedAt: context.startedAt.toISOString(),
+      target: context.target,
+      machine: context.machine,
+      node: context.node,
+      rows: run.phases.map(toRow),
+      run: toJson(RunSchema, run),
+    },
+    null,
+    2,
+  )}\n`;
+}

@@ -1,0 +1,79 @@
+// In-memory stand-ins for the runner's unit tests. They exercise the runner's own logic
+// (scheduling, counting, reconciling); transports are tested for real under tests/producer.
+import type { Work } from "@switchyard/contracts";
+import type { HandlerObserver, HandlerSnapshot } from "../src/handler-probe.ts";
+import type { Received } from "../src/ledger.ts";
+import type { CompareTransport, Sender, SendResult } from "../src/senders/sender.ts";
+
+/** A handler that remembers which sequences of each producer id it received. */
+export class FakeHandler implements HandlerObserver {
+  readonly seen = new Map<string, Map<number, number>>();
+  reachable = true;
+
+  receive(work: Work): void {
+    let run = this.seen.get(work.producerId);
+    if (!run) this.seen.set(work.producerId, (run = new Map()));
+    const sequence = Number(work.sequence);
+    run.set(sequence, (run.get(sequence) ?? 0) + 1);
+  }
+
+  async snapshot(): Promise<HandlerSnapshot | undefined> {
+    return undefined;
+  }
+
+  async received(producerId: string): Promise<Received | undefined> {
+    if (!this.reachable) return undefined;
+    const run = this.seen.get(producerId);
+    if (!run) return { tracked: false, ranges: [], handled: 0, duplicates: 0 };
+    const sequences = [...run.keys()].sort((a, b) => a - b);
+    const ranges: Array<{ first: number; last: number }> = [];
+    for (const sequence of sequences) {
+      const last = ranges.at(-1);
+      if (last && last.last + 1 === sequence) last.last = sequence;
+      else ranges.push({ first: sequence, last: sequence });
+    }
+    const duplicates = [...run.values()].reduce((sum, copies) => sum + copies - 1, 0);
+    return { tracked: true, ranges, handled: sequences.length, duplicates };
+  }
+}
+
+/** A sender that delivers to a {@link FakeHandler} after `delayMs`, or fails with `outcome`. */
+export class FakeSender implements Sender {
+  readonly transport: CompareTransport;
+  readonly handler: FakeHandler;
+  delayMs = 1;
+  /** When set, every send fails at once with this outcome. */
+  outcome: string | undefined;
+  /** When true, sends are served one at a time (a transport that queues). */
+  serial = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(transport: CompareTransport, handler: FakeHandler) {
+    this.transport = transport;
+    this.handler = handler;
+  }
+
+  send(work: Work): Promise<SendResult> {
+    if (this.outcome) return Promise.resolve({ outcome: this.outcome, bytes: 10 });
+    const deliver = async (): Promise<SendResult> => {
+      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      this.handler.receive(work);
+      return { outcome: "ok", bytes: work.payload.byteLength + 20 };
+    };
+    if (!this.serial) return deliver();
+    const result = this.#queue.then(deliver);
+    this.#queue = result;
+    return result;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** One fake sender per transport, all delivering to `handler`. */
+export function fakeSenders(handler: FakeHandler): Record<CompareTransport, FakeSender> {
+  return {
+    grpc: new FakeSender("grpc", handler),
+    connect: new FakeSender("connect", handler),
+    amqp: new FakeSender("amqp", handler),
+  };
+}

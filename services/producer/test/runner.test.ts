@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { Phase, type PhaseOptions } from "../src/runner.ts";
+import { FakeHandler, FakeSender } from "./fakes.ts";
+
+function phase(sender: FakeSender, overrides: Partial<PhaseOptions> = {}): Phase {
+  return new Phase({
+    transport: sender.transport,
+    payloadBytes: 32,
+    producerId: `test-${Math.random().toString(16).slice(2)}`,
+    load: { mode: "closed", concurrency: 4 },
+    end: { kind: "duration", ms: 200 },
+    warmupMs: 50,
+    sendTimeoutMs: 1_000,
+    sender,
+    probe: sender.handler,
+    signal: new AbortController().signal,
+    settleIdleMs: 200,
+    ...overrides,
+  });
+}
+
+describe("Phase", () => {
+  it("closed loop: consistent figures and a balanced ledger", async () => {
+    const sender = new FakeSender("grpc", new FakeHandler());
+    const run = phase(sender);
+    await run.run();
+    const figures = run.figures();
+    expect(figures.state).toBe("done");
+    expect(figures.completed).toBe(figures.sent);
+    expect(figures.outcomes).toEqual({ ok: figures.completed });
+    expect(figures.errors).toBe(0);
+    expect(figures.throughput).toBeGreaterThan(0);
+    expect(figures.latency.count).toBe(figures.completed);
+    expect(figures.latency.p50Ms).toBeLessThanOrEqual(figures.latency.p99Ms);
+    expect(figures.latency.p99Ms).toBeLessThanOrEqual(figures.latency.maxMs);
+    expect(figures.bytesPerMessage).toBe(52);
+    expect(figures.producerCpuMsPer1k).toBeGreaterThan(0);
+    // The ledger covers warm-up too, so it has seen more than the measured window.
+    expect(figures.ledger).toMatchObject({ tracked: true, lost: 0, duplicated: 0 });
+    expect(figures.ledger.sent).toBeGreaterThan(figures.sent);
+    expect(figures.ledger.received).toBe(figures.ledger.acknowledged);
+    expect(figures.notes).toContain("handler metrics unavailable: no handler CPU or one-way latency for this phase");
+  });
+
+  it("stops after a message count", async () => {
+    const run = phase(new FakeSender("amqp", new FakeHandler()), { end: { kind: "messages", count: 123 }, warmupMs: 0 });
+    await run.run();
+    expect(run.figures()).toMatchObject({ sent: 123, completed: 123, state: "done" });
+  });
+
+  it("open loop times each message from its intended send, so queueing shows (no coordinated omission)", async () => {
+    // The transport serves one message per 10 ms but is offered one per 5 ms: the 100th
+    // message, due at 500 ms, cannot finish before 1000 ms, so it waits at least 500 ms.
+    const sender = new FakeSender("connect", new FakeHandler());
+    sender.serial = true;
+    sender.delayMs = 10;
+    const run = phase(sender, { load: { mode: "open", rate: 200 }, end: { kind: "messages", count: 100 }, warmupMs: 0 });
+    await run.run();
+    const figures = run.figures();
+    expect(figures.completed).toBe(100);
+    expect(figures.latency.maxMs).toBeGreaterThanOrEqual(450);
+    expect(figures.ledger.lost).toBe(0);
+  });
+
+  it("counts sends that fail at once by outcome and still ends on time", async () => {
+    const sender = new FakeSender("grpc", new FakeHandler());
+    sender.outcome = "unavailable";
+    const run = phase(sender, { warmupMs: 0 });
+    await run.run();
+    const figures = run.figures();
+    expect(figures.state).toBe("done");
+    expect(figures.outcomes.unavailable).toBe(figures.completed);
+    expect(figures.errors).toBe(figures.completed);
+    expect(figures.throughput).toBe(0);
+    expect(figures.latency.count).toBe(0);
+    expect(figures.notes.some((note) => note.startsWith("handler unreachable over grpc"))).toBe(true);
+  });
+
+  it("keeps partial results when stopped", async () => {
+    const controller = new AbortController();
+    const run = phase(new FakeSender("amqp", new FakeHandler()), {
+      signal: controller.signal,
+      end: { kind: "duration", ms: 60_000 },
+      warmupMs: 0,
+    });
+    const done = run.run();
+    setTimeout(() => controller.abort(), 150);
+    await done;
+    const figures = run.figures();
+    expect(figures.state).toBe("stopped");
+    expect(figures.completed).toBeGreaterThan(0);
+    expect(figures.elapsedMs).toBeLessThan(30_000);
+    expect(figures.notes).toContain("stopped before the end; figures cover what was sent until then");
+  });
+
+  it("reports an unreachable handler ledger as unreconciled", async () => {
+    const handler = new FakeHandler();
+    handler.reachable = false;
+    const run = phase(new FakeSender("grpc", handler), { warmupMs: 0, end: { kind: "messages", count: 10 } });
+    await run.run();
+    expect(run.figures().ledger.tracked).toBe(false);
+    expect(run.figures().notes).toContain("handler unreachable for HandlerService.GetReceived: ledger not reconciled");
+  });
+});
