@@ -1,0 +1,404 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { handlerEnvSchema, loadHandlerConfig } from "../../services/handler/src/config.ts";
+import { loadProducerConfig, producerEnvSchema } from "../../services/producer/src/config.ts";
+import {
+  CHART,
+  HELMS,
+  component,
+  get,
+  matches,
+  ofKind,
+  podOwners,
+  render,
+  template,
+  SCENARIOS,
+  type BrokerMode,
+  type Manifest,
+} from "./support.ts";
+
+/** The environment schema and loader of each service, from the services' own code. */
+const SERVICES = {
+  handler: { keys: Object.keys(handlerEnvSchema.shape), load: loadHandlerConfig },
+  producer: { keys: Object.keys(producerEnvSchema.shape), load: loadProducerConfig },
+} as const;
+type ServiceName = keyof typeof SERVICES;
+
+/** The image's command, as the chart must repeat it when it adds --env-file. */
+function dockerfileCmd(service: ServiceName): string[] {
+  const text = readFileSync(join(CHART, "../../services", service, "Dockerfile"), "utf8");
+  const line = text.split("\n").findLast((l) => l.startsWith("CMD "));
+  return JSON.parse(line!.slice(4)) as string[];
+}
+
+/** A credentials URL standing in for an external Secret's content. */
+const EXTERNAL_URL = "amqps://switchyard:s3cret@rabbitmq.example.com:5671/switchyard";
+
+const REQUIRED_LABELS = [
+  "app.kubernetes.io/name",
+  "app.kubernetes.io/instance",
+  "app.kubernetes.io/version",
+  "app.kubernetes.io/managed-by",
+  "app.kubernetes.io/part-of",
+  "app.kubernetes.io/component",
+];
+
+function containersOf(spec: Manifest["spec"]): Manifest[] {
+  return [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+}
+
+/** The handler and producer containers, by the component label of their pods. */
+function serviceContainers(objects: Manifest[]): Array<{ service: ServiceName; owner: Manifest; spec: Manifest["spec"]; container: Manifest }> {
+  return podOwners(objects)
+    .filter(({ object }) => object.kind === "Deployment")
+    .map(({ object, spec }) => {
+      const service = component(object) as ServiceName;
+      const container = spec.containers.find((c: Manifest) => c.name === service);
+      return { service, owner: object, spec, container };
+    });
+}
+
+/** The environment a container starts with, Secret references resolved as the scenario has them. */
+function resolveEnv(container: Manifest, objects: Manifest[], broker: BrokerMode): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const variable of container.env ?? []) {
+    if (typeof variable.value === "string") {
+      env[variable.name] = variable.value;
+    } else if (variable.valueFrom?.secretKeyRef) {
+      const { name, key } = variable.valueFrom.secretKeyRef;
+      const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name === name);
+      env[variable.name] = secret ? secret.stringData[key] : EXTERNAL_URL;
+    } else {
+      throw new Error(`${variable.name}: unexpected source ${JSON.stringify(variable.valueFrom)}`);
+    }
+  }
+  // The credentials mode's init container writes the URL to the --env-file instead.
+  if (broker === "credentials") env.AMQP_URL = "amqp://default_user_x:p%2Fw@switchyard-broker.switchyard.svc:5672/%2F";
+  return env;
+}
+
+describe.each(HELMS)("$name template", ({ bin }) => {
+  describe.each(SCENARIOS)("$name", ({ files, broker }) => {
+    let objects: Manifest[];
+    beforeAll(async () => {
+      ({ objects } = await render(bin, { files }));
+    });
+
+    it("labels every object with the app.kubernetes.io set and a component", () => {
+      for (const object of objects) {
+        const labels = object.metadata.labels ?? {};
+        for (const label of REQUIRED_LABELS) {
+          expect(labels[label], `${object.kind}/${object.metadata.name} ${label}`).toBeTruthy();
+        }
+        expect(labels["app.kubernetes.io/part-of"]).toBe("switchyard");
+      }
+      for (const { object, labels } of podOwners(objects)) {
+        expect(component(object), `${object.metadata.name} pod labels`).toBe(labels["app.kubernetes.io/component"]);
+      }
+    });
+
+    it("selects each workload's own pods, from every Service, PDB, HPA, NetworkPolicy and ServiceMonitor", () => {
+      const workloads = podOwners(objects).filter(({ object }) => object.kind !== "Pod");
+      for (const { object, labels } of workloads) {
+        expect(matches(object.spec.selector.matchLabels, labels), `${object.metadata.name} selector`).toBe(true);
+      }
+      const selecting = (selector: Record<string, string>) => workloads.filter(({ labels }) => matches(selector, labels));
+      for (const service of ofKind(objects, "Service")) {
+        const selected = selecting(service.spec.selector);
+        expect(selected.map(({ object }) => object.metadata.name), `Service ${service.metadata.name}`).toHaveLength(1);
+        expect(component(selected[0]!.object)).toBe(component(service));
+      }
+      for (const pdb of ofKind(objects, "PodDisruptionBudget")) {
+        expect(selecting(pdb.spec.selector.matchLabels), `PDB ${pdb.metadata.name}`).toHaveLength(1);
+      }
+      for (const policy of ofKind(objects, "NetworkPolicy")) {
+        expect(selecting(policy.spec.podSelector.matchLabels), `NetworkPolicy ${policy.metadata.name}`).toHaveLength(1);
+      }
+      for (const hpa of ofKind(objects, "HorizontalPodAutoscaler")) {
+        const target = get(objects, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name);
+        expect(target.spec.replicas, "an HPA-managed Deployment leaves replicas to the HPA").toBeUndefined();
+      }
+      for (const monitor of ofKind(objects, "ServiceMonitor")) {
+        const services = ofKind(objects, "Service").filter((s) => matches(monitor.spec.selector.matchLabels, s.metadata.labels));
+        expect(services, `ServiceMonitor ${monitor.metadata.name}`).toHaveLength(1);
+        expect(monitor.spec.namespaceSelector.matchNames).toEqual(["switchyard"]);
+      }
+    });
+
+    it("agrees on every port: containers, environment, probes, Services, ServiceMonitors, NetworkPolicies", () => {
+      const owners = podOwners(objects);
+      const portsOf = (spec: Manifest["spec"]) =>
+        new Map<string, number>(spec.containers.flatMap((c: Manifest) => (c.ports ?? []).map((p: Manifest) => [p.name, p.containerPort])));
+      for (const { object, spec } of owners) {
+        const ports = portsOf(spec);
+        for (const container of spec.containers as Manifest[]) {
+          for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"].map((k) => container[k]).filter(Boolean)) {
+            const where = `${object.metadata.name}/${container.name}`;
+            if (probe.httpGet) expect(ports.has(probe.httpGet.port), `${where} httpGet port ${probe.httpGet.port}`).toBe(true);
+            if (probe.tcpSocket) expect(ports.has(probe.tcpSocket.port), `${where} tcpSocket port`).toBe(true);
+            if (probe.grpc) expect(probe.grpc.port, `${where} grpc probe on the grpc port`).toBe(ports.get("grpc"));
+          }
+        }
+      }
+      for (const { service, container } of serviceContainers(objects)) {
+        const env = Object.fromEntries((container.env as Manifest[]).map((v) => [v.name, v.value]));
+        const ports = new Map<string, number>(container.ports.map((p: Manifest) => [p.name, p.containerPort]));
+        // DESIGN.md Ports Contract: HTTP/1.1 on 8080, h2c on 8081.
+        expect(ports, service).toEqual(new Map([["http", 8080], ["grpc", 8081]]));
+        expect(Number(env.HTTP_PORT)).toBe(ports.get("http"));
+        expect(Number(env.H2C_PORT)).toBe(ports.get("grpc"));
+        expect(env.BIND_HOST).toBe("0.0.0.0");
+      }
+      for (const service of ofKind(objects, "Service")) {
+        const owner = owners.find(({ labels }) => matches(service.spec.selector, labels))!;
+        const ports = portsOf(owner.spec);
+        for (const port of service.spec.ports as Manifest[]) {
+          expect(ports.get(port.targetPort), `Service ${service.metadata.name} port ${port.name}`).toBe(port.port);
+          expect(port.name).toBe(port.targetPort);
+          if (port.nodePort !== undefined) expect(service.spec.type).toBe("NodePort");
+        }
+      }
+      for (const monitor of ofKind(objects, "ServiceMonitor")) {
+        const service = ofKind(objects, "Service").find((s) => matches(monitor.spec.selector.matchLabels, s.metadata.labels))!;
+        const names = service.spec.ports.map((p: Manifest) => p.name);
+        for (const endpoint of monitor.spec.endpoints as Manifest[]) expect(names).toContain(endpoint.port);
+      }
+      for (const policy of ofKind(objects, "NetworkPolicy")) {
+        const owner = owners.find(({ labels }) => matches(policy.spec.podSelector.matchLabels, labels))!;
+        const ports = portsOf(owner.spec);
+        for (const rule of policy.spec.ingress as Manifest[]) {
+          for (const port of rule.ports) expect(ports.has(port.port), `${policy.metadata.name} port ${port.port}`).toBe(true);
+        }
+      }
+    });
+
+    it("sets only variables the services' configuration schemas define, and values they accept", () => {
+      const found = serviceContainers(objects);
+      expect(found.map(({ service }) => service).sort()).toEqual(["handler", "producer"]);
+      for (const { service, container } of found) {
+        const names = (container.env as Manifest[]).map((v) => v.name);
+        expect(new Set(names).size, `${service}: no variable twice`).toBe(names.length);
+        const unknown = names.filter((name) => !SERVICES[service].keys.includes(name));
+        expect(unknown, `${service} variables outside its schema`).toEqual([]);
+        // The services' own start-up validation, on exactly what the chart renders.
+        expect(() => SERVICES[service].load(resolveEnv(container, objects, broker)), service).not.toThrow();
+      }
+    });
+
+    it("gives both services the broker URL from a Secret only, and the same delivery limit", () => {
+      const limits = new Set<string>();
+      for (const { service, spec, container } of serviceContainers(objects)) {
+        const variable = (container.env as Manifest[]).find((v) => v.name === "AMQP_URL")!;
+        limits.add((container.env as Manifest[]).find((v) => v.name === "AMQP_DELIVERY_LIMIT")!.value);
+        if (broker === "credentials") {
+          expect(variable, `${service}: the URL comes from the env file`).toBeUndefined();
+          const main = dockerfileCmd(service);
+          expect(container.command).toEqual([main[0], "--env-file=/run/switchyard/amqp/url.env", ...main.slice(1)]);
+          const init = spec.initContainers.find((c: Manifest) => c.name === "amqp-url");
+          expect(init.volumeMounts.map((m: Manifest) => m.name).sort()).toEqual(["amqp-credentials", "amqp-url"]);
+          expect(spec.volumes.find((v: Manifest) => v.name === "amqp-credentials").secret.secretName).toBe("switchyard-broker-default-user");
+        } else {
+          expect(variable.value, `${service}: AMQP_URL is never a plain value`).toBeUndefined();
+          expect(variable.valueFrom.secretKeyRef).toEqual(
+            broker === "bundled" ? { name: "switchyard-rabbitmq", key: "url" } : { name: "switchyard-amqp", key: "url" },
+          );
+          expect(container.command, `${service}: the image's own command`).toBeUndefined();
+        }
+      }
+      expect(limits.size, "one AMQP_DELIVERY_LIMIT for both").toBe(1);
+    });
+
+    it("keeps credentials out of everything but Secrets", () => {
+      const credentialUrl = /amqps?:\/\/[^\s/"'@]*:[^\s/"'@]*@/;
+      const generated = ofKind(objects, "Secret").map((secret) => secret.stringData?.password).filter(Boolean) as string[];
+      for (const object of objects.filter((o) => o.kind !== "Secret")) {
+        const text = JSON.stringify(object);
+        const where = `${object.kind}/${object.metadata.name}`;
+        expect(text, where).not.toMatch(credentialUrl);
+        expect(text, where).not.toMatch(/default_pass|guest:guest/);
+        for (const password of generated) expect(text.includes(password), `${where} holds the broker password`).toBe(false);
+      }
+      for (const { container } of serviceContainers(objects)) {
+        for (const variable of container.env as Manifest[]) expect(variable.name).not.toMatch(/PASS|USER|SECRET|TOKEN/);
+      }
+    });
+
+    it("runs every pod under the restricted security profile with a writable /tmp only", () => {
+      for (const { object, spec } of podOwners(objects)) {
+        const where = object.metadata.name;
+        expect(spec.automountServiceAccountToken, `${where}: no service account token`).toBe(false);
+        expect(spec.securityContext.runAsNonRoot, where).toBe(true);
+        expect(spec.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
+        for (const container of containersOf(spec)) {
+          const context = container.securityContext;
+          const at = `${where}/${container.name}`;
+          expect(context.allowPrivilegeEscalation, at).toBe(false);
+          expect(context.readOnlyRootFilesystem, at).toBe(true);
+          expect(context.capabilities.drop, at).toEqual(["ALL"]);
+          expect(context.seccompProfile ?? spec.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
+          expect(context.privileged ?? false, at).toBe(false);
+        }
+        for (const container of spec.containers.filter((c: Manifest) => c.name !== "handle")) {
+          const tmp = (container.volumeMounts ?? []).find((m: Manifest) => m.mountPath === "/tmp");
+          expect(tmp, `${where}/${container.name}: /tmp`).toBeDefined();
+          expect(spec.volumes.find((v: Manifest) => v.name === tmp.name).emptyDir, `${where}: /tmp is an emptyDir`).toBeDefined();
+        }
+        for (const volume of spec.volumes ?? []) expect(volume.hostPath, `${where}: no hostPath`).toBeUndefined();
+      }
+    });
+
+    it("gives each service more termination grace than its preStop sleep and its own shutdown grace", () => {
+      for (const { service, spec, container } of serviceContainers(objects)) {
+        const graceMs = Number((container.env as Manifest[]).find((v) => v.name === "SHUTDOWN_GRACE_MS")!.value);
+        const sleep = container.lifecycle.preStop.sleep.seconds as number;
+        expect(sleep, service).toBeGreaterThan(0);
+        expect(spec.terminationGracePeriodSeconds, service).toBeGreaterThan(sleep + graceMs / 1000);
+      }
+    });
+
+    it("probes each service: liveness /healthz, readiness /readyz, startup by native gRPC health", () => {
+      for (const { service, container } of serviceContainers(objects)) {
+        expect(container.livenessProbe.httpGet, service).toEqual({ path: "/healthz", port: "http" });
+        expect(container.readinessProbe.httpGet, service).toEqual({ path: "/readyz", port: "http" });
+        expect(container.startupProbe.grpc, service).toEqual({ port: 8081 });
+      }
+    });
+  });
+
+  describe("per scenario", () => {
+    it("defaults: a development broker with a generated user, never guest", async () => {
+      const { objects } = await render(bin);
+      const secret = get(objects, "Secret", "switchyard-rabbitmq");
+      const { username, password, url } = secret.stringData as { username: string; password: string; url: string };
+      expect(username).toBe("switchyard");
+      expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+      const parsed = new URL(url);
+      expect([parsed.protocol, parsed.username, parsed.password, parsed.hostname, parsed.port, parsed.pathname]).toEqual([
+        "amqp:",
+        "switchyard",
+        password,
+        "switchyard-rabbitmq.switchyard.svc",
+        "5672",
+        "/%2F",
+      ]);
+      expect(secret.stringData["default_user.conf"]).toBe(`default_user = switchyard\ndefault_pass = ${password}\n`);
+      const broker = get(objects, "StatefulSet", "switchyard-rabbitmq");
+      const container = broker.spec.template.spec.containers[0];
+      expect(container.image).toMatch(/^rabbitmq:4\.\d+-management$/);
+      const conf = get(objects, "ConfigMap", "switchyard-rabbitmq").data as Record<string, string>;
+      expect(conf.enabled_plugins).toContain("rabbitmq_prometheus");
+      expect(conf["90-switchyard.conf"]).toContain("prometheus.tcp.port = 15692");
+      const mounts = container.volumeMounts.map((m: Manifest) => m.mountPath);
+      expect(mounts).toContain("/etc/rabbitmq/conf.d/91-default-user.conf");
+      // Handler and producer render their own deployments; the helm test pod is a hook.
+      const hook = get(objects, "Pod", "switchyard-test-handler");
+      expect(hook.metadata.annotations["helm.sh/hook"]).toBe("test");
+      expect(ofKind(objects, "HorizontalPodAutoscaler")).toEqual([]);
+      expect(ofKind(objects, "NetworkPolicy")).toEqual([]);
+      expect(ofKind(objects, "ServiceMonitor")).toEqual([]);
+    });
+
+    it("production: no in-chart broker, the handler on an HPA, NetworkPolicies", async () => {
+      const { objects } = await render(bin, { files: ["charts/switchyard/ci/production-values.yaml"] });
+      expect(objects.filter((o) => component(o) === "rabbitmq")).toEqual([]);
+      const hpa = get(objects, "HorizontalPodAutoscaler", "switchyard-handler");
+      expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([2, 6]);
+      expect(ofKind(objects, "NetworkPolicy").map((p) => p.metadata.name).sort()).toEqual([
+        "switchyard-handler",
+        "switchyard-producer",
+      ]);
+      const handler = get(objects, "Deployment", "switchyard-handler").spec.template.spec;
+      expect(handler.containers[0].image).toBe(
+        "registry.example.com/switchyard/switchyard-handler:0.1.0@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+      );
+      expect(handler.imagePullSecrets).toEqual([{ name: "registry" }]);
+      // The handler admits the producer and the helm test, not everyone.
+      const policy = get(objects, "NetworkPolicy", "switchyard-handler");
+      const components = policy.spec.ingress[0].from.map((peer: Manifest) => peer.podSelector?.matchLabels["app.kubernetes.io/component"]);
+      expect(components).toEqual(["producer", "test"]);
+      const test = get(objects, "Pod", "switchyard-test-handler");
+      expect(component(test)).toBe("test");
+    });
+
+    it("monitoring: jobs named after components, per-queue broker metrics, rules and dashboards from files/", async () => {
+      const { objects } = await render(bin, { files: ["charts/switchyard/ci/monitoring-values.yaml"] });
+      const monitors = ofKind(objects, "ServiceMonitor");
+      expect(monitors.map((m) => m.metadata.name).sort()).toEqual([
+        "switchyard-handler",
+        "switchyard-producer",
+        "switchyard-rabbitmq",
+      ]);
+      for (const monitor of monitors) {
+        expect(monitor.spec.jobLabel).toBe("app.kubernetes.io/component");
+        expect(monitor.metadata.labels.release).toBe("kube-prometheus-stack");
+        for (const endpoint of monitor.spec.endpoints) expect(endpoint.interval).toBe("30s");
+      }
+      const broker = get(objects, "ServiceMonitor", "switchyard-rabbitmq").spec.endpoints as Manifest[];
+      expect(broker.map((e) => [e.port, e.path])).toEqual([
+        ["prometheus", "/metrics"],
+        ["prometheus", "/metrics/detailed"],
+      ]);
+      expect(broker[1]!.params.family).toEqual(
+        expect.arrayContaining(["queue_coarse_metrics", "queue_consumer_count"]),
+      );
+      const rule = get(objects, "PrometheusRule", "switchyard");
+      const file = parse(readFileSync(join(CHART, "files/rules/switchyard.rules.yaml"), "utf8"));
+      expect(rule.spec).toEqual(file);
+      expect(rule.metadata.labels.release).toBe("kube-prometheus-stack");
+      const dashboards = get(objects, "ConfigMap", "switchyard-dashboards");
+      expect(dashboards.metadata.labels.grafana_dashboard).toBe("1");
+      expect(Object.keys(dashboards.data).length).toBeGreaterThan(0);
+      for (const [key, json] of Object.entries(dashboards.data as Record<string, string>)) {
+        expect(key).toMatch(/\.json$/);
+        expect(() => JSON.parse(json), key).not.toThrow();
+      }
+    });
+
+    it("every setting: the values reach the services, and the producer learns the handler's payload limit", async () => {
+      const { objects } = await render(bin, { files: ["charts/switchyard/ci/all-settings-values.yaml"] });
+      const values = parse(readFileSync(join(CHART, "ci/all-settings-values.yaml"), "utf8"));
+      for (const { service, spec, container } of serviceContainers(objects)) {
+        const env = Object.fromEntries((container.env as Manifest[]).map((v) => [v.name, v.value]));
+        for (const [name, value] of Object.entries(values[service].env as Record<string, unknown>)) {
+          expect(env[name], `${service} ${name}`).toBe(String(value));
+        }
+        const shutdown = values[service].shutdown;
+        expect(env.SHUTDOWN_GRACE_MS).toBe(String(shutdown.graceSeconds * 1000));
+        expect(spec.terminationGracePeriodSeconds).toBe(shutdown.graceSeconds + shutdown.preStopSleepSeconds + 5);
+      }
+      const producer = get(objects, "Deployment", "switchyard-producer").spec.template.spec.containers[0];
+      const env = Object.fromEntries((producer.env as Manifest[]).map((v) => [v.name, v.value]));
+      expect(env.HANDLER_MAX_PAYLOAD_BYTES).toBe("65536");
+      expect(env.HANDLER_HTTP_URL).toBe("http://switchyard-handler:8080");
+      expect(env.HANDLER_GRPC_URL).toBe("http://switchyard-handler:8081");
+      const claim = get(objects, "StatefulSet", "switchyard-rabbitmq").spec.volumeClaimTemplates[0];
+      expect([claim.spec.storageClassName, claim.spec.resources.requests.storage]).toEqual(["standard", "1Gi"]);
+    });
+
+    it("every service setting is either set by the chart or open to values, and nothing else", async () => {
+      const { objects } = await render(bin, { files: ["charts/switchyard/ci/all-settings-values.yaml"] });
+      const schema = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8"));
+      for (const { service, container } of serviceContainers(objects)) {
+        const configurable = Object.keys(schema.properties[service].properties.env.properties);
+        const byChart = (container.env as Manifest[]).map((v) => v.name).filter((name) => !configurable.includes(name));
+        const reachable = new Set([...byChart, ...configurable, "AMQP_URL"]);
+        expect([...reachable].sort(), service).toEqual([...SERVICES[service].keys].sort());
+      }
+    });
+  });
+
+  describe("refuses what cannot work, saying which value to set", () => {
+    it.each([
+      [{ rabbitmq: { enabled: false } }, "amqp.existingSecret is required when rabbitmq.enabled is false"],
+      [{ rabbitmq: { enabled: false }, amqp: { existingSecret: "broker" } }, "amqp.host is required"],
+      [{ handler: { autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2 } } }, "minReplicas must not exceed"],
+      [{ handler: { autoscaling: { enabled: true }, resources: { requests: { cpu: null } } } }, "needs handler.resources.requests.cpu"],
+    ])("%j", async (values, message) => {
+      const result = await template(bin, { values: [values] });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(message);
+    });
+  });
+});
