@@ -35,7 +35,8 @@ export class LatencyRecorder {
   /** Percentiles, max and mean so far; all zero before the first value. */
   summary(): LatencySummary {
     const h = this.#histogram;
-    const at = (percentile: number) => h.getValueAtPercentile(percentile) / 1000;
+    // A percentile reports the top of its value's bucket, which can pass the exact maximum.
+    const at = (percentile: number) => Math.min(h.getValueAtPercentile(percentile), h.maxValue) / 1000;
     if (h.totalCount === 0) return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0 };
     return {
       count: h.totalCount,

@@ -44,3 +44,18 @@ describe("SendLedger", () => {
     expect(ledger.acknowledged).toBe(1);
   });
 });
+
+describe("LatencyRecorder", () => {
+  it("never reports a percentile above the maximum", async () => {
+    const { LatencyRecorder } = await import("../src/latency.ts");
+    const recorder = new LatencyRecorder();
+    for (let i = 0; i < 1000; i++) recorder.record(1 + (i % 97) * 0.8123);
+    recorder.record(78.001);
+    const summary = recorder.summary();
+    expect(summary.count).toBe(1001);
+    expect(summary.p50Ms).toBeLessThanOrEqual(summary.p90Ms);
+    expect(summary.p99Ms).toBeLessThanOrEqual(summary.p999Ms);
+    expect(summary.p999Ms).toBeLessThanOrEqual(summary.maxMs);
+    expect(summary.maxMs).toBeCloseTo(1 + 96 * 0.8123, 1);
+  });
+});
