@@ -22,6 +22,9 @@ export interface AmqpSenderOptions {
 /** Readiness condition this adapter owns. */
 export const PUBLISHER_CONDITION = "broker_publisher";
 
+/** Longest close() waits for Rascal's shutdown. */
+const CLOSE_TIMEOUT_MS = 3_000;
+
 /** The AMQP `content_type` of every published Work. */
 export const WORK_CONTENT_TYPE = "application/x-protobuf";
 
@@ -135,7 +138,14 @@ export class AmqpSender implements Sender {
     const broker = this.#broker;
     this.#broker = undefined;
     this.#setConnected(false);
-    if (broker) await broker.shutdown();
+    if (!broker) return;
+    // Rascal's shutdown drains its channel pool, which never completes for channels that
+    // were borrowed when the connection broke; bound it so a dead broker cannot hold up exit.
+    const gaveUp = await Promise.race([
+      broker.shutdown().then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS).unref()),
+    ]);
+    if (gaveUp) this.#options.logger.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "broker shutdown did not finish; leaving it");
   }
 
   #setConnected(connected: boolean): void {
