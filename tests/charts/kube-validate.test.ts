@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../support/process.ts";
@@ -23,6 +23,19 @@ describe.each(HELMS)("$name template, decoded strictly by the Kubernetes API typ
     expect(result.stdout, "objects the API server would reject").toBe("");
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/^\d+ objects valid/);
+  });
+});
+
+describe("docs/kubernetes.md", () => {
+  it("shows Kubernetes objects the API types accept", async () => {
+    const docs = readFileSync(join(ROOT, "docs/kubernetes.md"), "utf8");
+    const blocks = [...docs.matchAll(/^( *)```yaml\n([\s\S]*?)^\1```/gm)]
+      .map(([, indent, body]) => body!.split("\n").map((line) => line.slice(indent!.length)).join("\n"))
+      .filter((body) => /^apiVersion:/m.test(body));
+    expect(blocks.length).toBeGreaterThan(0);
+    const result = await run(validator, ["manifests"], { input: blocks.join("\n---\n") });
+    expect(result.stdout).toBe("");
+    expect(result.code).toBe(0);
   });
 });
 
