@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestVhost, type TestVhost } from "../support/broker.ts";
+import { createTestVhost, eventually, type TestVhost } from "../support/broker.ts";
 import { ROOT, startService, type ServiceProcess } from "../support/process.ts";
 import { closedPort } from "./support.ts";
 
@@ -117,5 +117,45 @@ describe("compare end to end", () => {
     expect(report.rows.every((row) => row.lost === 0 && row.throughput > 0)).toBe(true);
     expect(readFileSync(join(folder!, "report.md"), "utf8")).toContain("| transport | payload | msgs/s |");
     expect(existsSync(join(folder!, "handler.log"))).toBe(true);
+  });
+});
+
+describe("compare interrupted", () => {
+  let vhost: TestVhost;
+  beforeAll(async () => {
+    vhost = await createTestVhost("switchyard-compare-stop");
+  });
+  afterAll(async () => {
+    await vhost?.delete();
+  });
+
+  it("stops the run on Ctrl-C, prints the partial results marked stopped, and stops the services", async () => {
+    const child = spawn(process.execPath, ["services/producer/src/cli.ts", "--duration", "60s", "--warmup", "0", "--payloads", "64", "--amqp-url", vhost.url, "--out", out], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    await eventually(() => /run run-\S+: 3 phases/.test(stderr), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    child.kill("SIGINT");
+    const code = await exited;
+    clearTimeout(timer);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain("compare: stopping the run; partial results follow");
+    expect(stderr).toContain("compare: run stopped");
+    expect(stdout).toMatch(/^grpc\s+64 B\s+[\d,]+\s/m);
+    expect(stdout).toContain("grpc 64 B: stopped before the end; figures cover what was sent until then");
+    // The services went with it: their logs end with a clean shutdown.
+    const logs = readdirSync(out)
+      .map((name) => join(out, name, "producer.log"))
+      .filter((path) => existsSync(path))
+      .map((path) => readFileSync(path, "utf8"));
+    expect(logs.some((log) => log.includes('"msg":"run ended"') && log.includes('"state":"stopped"') && log.includes('"msg":"shutdown complete"'))).toBe(true);
   });
 });

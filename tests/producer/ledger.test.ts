@@ -12,7 +12,13 @@ import { ms, producerClient, untilMeasuring, watchToEnd } from "./support.ts";
 
 const cleanup: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
+  // Every step runs even if one fails, so no process or vhost outlives the test.
+  const results = await cleanup.splice(0).reverse().reduce<Promise<PromiseSettledResult<unknown>[]>>(
+    async (done, step) => [...(await done), ...(await Promise.allSettled([step()]))],
+    Promise.resolve([]),
+  );
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 });
 
 async function services(handlerEnv: Record<string, string> = {}): Promise<{ vhost: TestVhost; producer: ServiceProcess }> {

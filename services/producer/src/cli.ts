@@ -89,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
 
   let services: LocalServices | undefined;
   let producerUrl = options.producerUrl;
+  // Until a run exists there is nothing to keep: a Ctrl-C quits (and 'exit' takes the services along).
+  let onSignal: () => void = () => process.exit(130);
+  const signalled = () => onSignal();
+  process.on("SIGINT", signalled);
+  process.on("SIGTERM", signalled);
   try {
     if (producerUrl === undefined) {
       await ensureBroker(options.amqpUrl, say);
@@ -115,14 +120,16 @@ async function main(argv: string[]): Promise<number> {
     say(`run ${runId}: ${run.phases.length} phases, one after another`);
 
     let stopping = false;
-    const onSignal = () => {
-      if (stopping) return;
+    onSignal = () => {
+      if (stopping) {
+        say("stopping now, without results");
+        services?.kill();
+        process.exit(130);
+      }
       stopping = true;
-      say("stopping the run; partial results follow");
+      say("stopping the run; partial results follow (press Ctrl-C again to quit at once)");
       client.stopRun({ id: runId }, { timeoutMs: 30_000 }).catch(() => {});
     };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
 
     const progress = new Progress();
     try {
@@ -172,6 +179,7 @@ async function main(argv: string[]): Promise<number> {
     const silent = measured.filter((row) => (row.outcomes.ok ?? 0) === 0);
     if (lost) say("messages were lost (see the lost column): that must not happen");
     if (silent.length > 0) say(`no successful send on ${silent.map((row) => `${row.transport} ${formatBytes(row.payloadBytes)}`).join(", ")}`);
+    if (stopping) return 130;
     return run.state === RunState.FAILED || lost || silent.length > 0 ? 1 : 0;
   } finally {
     await services?.stop();

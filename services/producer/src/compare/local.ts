@@ -20,6 +20,8 @@ export interface LocalServices {
   handlerUrl: string;
   /** Stops both processes (SIGTERM, then SIGKILL after a grace period). */
   stop(): Promise<void>;
+  /** Kills both processes at once (SIGKILL), for a second Ctrl-C. */
+  kill(): void;
 }
 
 /** Resolves true when something accepts TCP connections on host:port. */
@@ -81,6 +83,9 @@ function start(name: "handler" | "producer", env: Record<string, string>, logDir
     // A small, explicit environment: a stray variable in the caller's shell must not change the figures.
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", BIND_HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: a Ctrl-C at the terminal reaches compare only, which stops
+    // the run first (keeping partial results) and then these processes, in order.
+    detached: true,
   });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
@@ -150,5 +155,10 @@ export async function startLocalServices(amqpUrl: string, logDir: string): Promi
     await stop();
     throw error;
   }
-  return { producerUrl: `http://127.0.0.1:${producerHttp}`, handlerUrl, stop };
+  const kill = () => {
+    for (const { child } of [producer, handler]) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  // Should compare itself end abruptly, take the services along.
+  process.once("exit", kill);
+  return { producerUrl: `http://127.0.0.1:${producerHttp}`, handlerUrl, stop, kill };
 }
