@@ -131,17 +131,20 @@ describe("the images, started as a pod starts them", () => {
       HANDLER_GRPC_URL: `http://127.0.0.1:${ports.handler.grpc}`,
     });
     const started = { handler, producer };
+    let stopping = false;
     for (const service of SERVICES) {
-      const { output, child } = started[service];
-      await eventually(async () => {
-        if (child.exitCode !== null) throw new Error(`${service} exited ${child.exitCode}:\n${output.join("")}`);
-        const response = await fetch(`http://127.0.0.1:${ports[service].http}/readyz`);
-        return response.status === 200;
-      }, 30_000, 200).catch((error: unknown) => {
+      const { output, exited } = started[service];
+      const ready = eventually(async () => (await fetch(`http://127.0.0.1:${ports[service].http}/readyz`)).status === 200, 30_000, 200);
+      // A process that dies at start fails the test at once, with its output.
+      const died = exited.then((code) => {
+        if (!stopping) throw new Error(`${service} exited ${code} before it was ready:\n${output.join("")}`);
+      });
+      await Promise.race([ready, died]).catch((error: unknown) => {
         throw new Error(`${service} never ready: ${String(error)}\n${output.join("")}`);
       });
       expect(await grpcHealth(ports[service].grpc), service).toBe(HealthCheckResponse_ServingStatus.SERVING);
     }
+    stopping = true;
     for (const service of ["producer", "handler"] as const) {
       started[service].child.kill("SIGTERM");
       expect(await started[service].exited, `${service} exit code\n${started[service].output.join("")}`).toBe(0);

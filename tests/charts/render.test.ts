@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { ROOT } from "../support/process.ts";
 import { handlerEnvSchema, loadHandlerConfig } from "../../services/handler/src/config.ts";
 import { loadProducerConfig, producerEnvSchema } from "../../services/producer/src/config.ts";
 import {
@@ -13,7 +14,9 @@ import {
   ofKind,
   podOwners,
   render,
+  run,
   template,
+  KIND,
   SCENARIOS,
   type BrokerMode,
   type Manifest,
@@ -400,5 +403,27 @@ describe.each(HELMS)("$name template", ({ bin }) => {
       expect(result.code).not.toBe(0);
       expect(result.stderr).toContain(message);
     });
+  });
+});
+
+// NOTES.txt is only rendered by install; Helm 4's client-side dry run needs no cluster.
+describe("NOTES.txt (helm v4 install --dry-run=client)", () => {
+  it.each(SCENARIOS)("$name: renders, with addresses that work for the install", async ({ files }) => {
+    const result = await run(HELMS[0].bin, [
+      "install",
+      "switchyard",
+      CHART,
+      "--dry-run=client",
+      "--namespace",
+      "switchyard",
+      ...files.flatMap((file) => ["--values", join(ROOT, file)]),
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const notes = result.stdout.slice(result.stdout.indexOf("\nNOTES:\n"));
+    expect(notes).toContain("helm test switchyard -n switchyard");
+    expect(notes).not.toMatch(/<no value>|%!/);
+    const producerUrl = files.includes(KIND) ? "http://127.0.0.1:30080" : "http://127.0.0.1:8080";
+    expect(notes).toContain(`npm run compare -- --producer-url ${producerUrl}`);
+    if (!files.includes(KIND)) expect(notes).toContain("port-forward svc/switchyard-producer 8080:8080");
   });
 });

@@ -24,7 +24,8 @@ export const KUBE_VERSION = "1.34.0";
 /** How the broker URL reaches the services in a scenario (see _helpers.tpl amqpMode). */
 export type BrokerMode = "bundled" | "url" | "credentials";
 
-const KIND = "charts/switchyard/values-kind.yaml";
+/** values-kind.yaml, as the tests pass values files: relative to the repository root. */
+export const KIND = "charts/switchyard/values-kind.yaml";
 const KIND_MONITORING = "charts/switchyard/values-kind-monitoring.yaml";
 /** The values combinations the tests render: defaults, kind, production, HPA, monitoring... */
 export const SCENARIOS: Array<{ name: string; files: string[]; broker: BrokerMode }> = [
