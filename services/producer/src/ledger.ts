@@ -51,7 +51,7 @@ export class SendLedger {
   /** Notes that the transport acknowledged `sequence`. */
   markAcknowledged(sequence: number): void {
     if (sequence >= this.#acked.length) {
-      let length = this.#acked.length;
+      let length = Math.max(this.#acked.length, 1024);
       while (length <= sequence) length *= 2;
       const grown = new Uint8Array(length);
       grown.set(this.#acked);
@@ -61,6 +61,11 @@ export class SendLedger {
       this.#acked[sequence] = 1;
       this.#acknowledged++;
     }
+  }
+
+  /** Frees the per-sequence record once reconciled; the counts stay. */
+  release(): void {
+    this.#acked = new Uint8Array(0);
   }
 
   /** Acknowledged sequences that fall inside `ranges`. */

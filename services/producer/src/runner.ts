@@ -75,7 +75,9 @@ const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
  */
 export class Phase {
   readonly #options: PhaseOptions;
-  readonly #latency = new LatencyRecorder();
+  #latency: LatencyRecorder | undefined = new LatencyRecorder();
+  /** The latency summary, kept instead of the histogram once the phase has ended. */
+  #finalLatency: LatencySummary | undefined;
   readonly #ledger = new SendLedger();
   readonly #outcomes = new Map<string, number>();
   readonly #notes: string[] = [];
@@ -153,6 +155,10 @@ export class Phase {
     if (before && after) this.#handler = handlerDelta(before, after);
     else this.#notes.push("handler metrics unavailable: no handler CPU or one-way latency for this phase");
     this.#explain(received);
+    // A finished phase keeps its figures, not its per-message records: runs stay cheap to remember.
+    this.#finalLatency = this.#latency!.summary();
+    this.#latency = undefined;
+    this.#ledger.release();
     this.#setState(signal.aborted ? "stopped" : "done");
   }
 
@@ -177,7 +183,7 @@ export class Phase {
       outcomes,
       errors: this.#completed - ok,
       throughput: elapsedMs > 0 ? ok / (elapsedMs / 1000) : 0,
-      latency: this.#latency.summary(),
+      latency: this.#finalLatency ?? this.#latency!.summary(),
       handlerLatency: handler?.latency,
       bytesPerMessage: this.#completed > 0 ? this.#bytes / this.#completed : 0,
       producerCpuMsPer1k:
@@ -226,7 +232,7 @@ export class Phase {
         this.#bytes += result.bytes;
         this.#outcomes.set(result.outcome, (this.#outcomes.get(result.outcome) ?? 0) + 1);
         // Failures are counted by code, not timed: a refused connection is fast, not good.
-        if (ok) this.#latency.record(now - from);
+        if (ok) this.#latency?.record(now - from);
         this.#lastMeasuredCompletion = now;
       }
       this.#onSlotFree?.();
