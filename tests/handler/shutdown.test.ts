@@ -5,7 +5,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { HandlerService, WorkSchema } from "@switchyard/contracts";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestVhost, eventually, type TestVhost } from "../support/broker.ts";
+import { createTestVhost, eventually, management, type TestVhost } from "../support/broker.ts";
 import { startService } from "../support/process.ts";
 import { startHandler } from "./running-handler.ts";
 
@@ -80,5 +80,21 @@ describe("SIGTERM to a handler process", () => {
     const messages = handler.lines.map((line) => (JSON.parse(line) as { msg?: string }).msg);
     expect(messages).toContain("shutting down");
     expect(messages.at(-1)).toBe("shutdown complete");
+  }, 30_000);
+});
+
+describe("SIGTERM to a handler whose broker is gone", () => {
+  it("still exits 0 within its grace period", async () => {
+    const doomed = await createTestVhost();
+    const handler = await startService("handler", { AMQP_URL: doomed.url, SHUTDOWN_GRACE_MS: "3000" });
+    await eventually(async () => (await fetch(`${handler.httpUrl}/readyz`)).status === 200);
+    // Deleting the vhost closes the handler's connection from the broker's side.
+    await management(`/vhosts/${encodeURIComponent(doomed.name)}`, { method: "DELETE" });
+    await eventually(async () => (await fetch(`${handler.httpUrl}/readyz`)).status === 503);
+    // Let Rascal get into its reconnect loop against the missing vhost.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const started = Date.now();
+    expect(await handler.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3000);
   }, 30_000);
 });

@@ -24,3 +24,30 @@ export async function connectBroker(
   }
   return undefined;
 }
+
+/**
+ * Resolves true when `work` settles within `timeoutMs` (its rejection is logged), false
+ * when it does not: the caller goes on either way. For the close steps of a client
+ * library that can wait forever on a dead connection.
+ */
+export async function settleWithin(
+  work: Promise<unknown>,
+  { logger, timeoutMs, what }: { logger: Logger; timeoutMs: number; what: string },
+): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    work.then(
+      () => true,
+      (error: unknown) => {
+        logger.warn({ err: error }, `${what} failed`);
+        return true;
+      },
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!settled) logger.warn({ timeoutMs }, `${what} did not finish in time; going on`);
+  return settled;
+}

@@ -13,4 +13,4 @@ export { exitOnSignal, runMain } from "./shutdown.ts";
 export type { ShutdownOptions } from "./shutdown.ts";
 export { TOPOLOGY, rascalConfig } from "./topology.ts";
 export type { TopologyOptions } from "./topology.ts";
-export { connectBroker } from "./broker.ts";
+export { connectBroker, settleWithin } from "./broker.ts";

@@ -45,8 +45,9 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     ledger,
     metrics,
   });
-  // Half the grace each for the two draining steps keeps the whole inside SHUTDOWN_GRACE_MS.
-  const drainMs = Math.floor(config.SHUTDOWN_GRACE_MS / 2);
+  // Shutdown has three bounded steps (settle in-flight messages, drain RPCs, close the
+  // broker); a third of the grace each keeps the whole inside SHUTDOWN_GRACE_MS.
+  const stepMs = Math.floor(config.SHUTDOWN_GRACE_MS / 3);
   const servers = await createServers({
     logger,
     readiness,
@@ -56,7 +57,7 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     limits: {
       readMaxBytes: config.READ_MAX_BYTES,
       maxTimeoutMs: config.MAX_TIMEOUT_MS,
-      shutdownTimeoutMs: drainMs,
+      shutdownTimeoutMs: stepMs,
     },
   });
   const consumer = new AmqpConsumer({
@@ -64,9 +65,10 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
       url: config.AMQP_URL,
       deliveryLimit: config.AMQP_DELIVERY_LIMIT,
       prefetch: config.AMQP_PREFETCH,
-      closeTimeoutMs: drainMs,
+      closeTimeoutMs: stepMs,
     }) as BrokerConfig,
     deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+    closeTimeoutMs: stepMs,
     handleWork,
     metrics,
     readiness,

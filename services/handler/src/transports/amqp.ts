@@ -1,4 +1,4 @@
-import { connectBroker, TOPOLOGY, type Readiness } from "@switchyard/platform";
+import { connectBroker, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
 import type { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { AckOrNack, BrokerAsPromised, BrokerConfig, SubscriberSessionAsPromised } from "rascal";
@@ -14,6 +14,8 @@ export interface AmqpConsumerOptions {
   rascal: BrokerConfig;
   /** Must equal the queue's `x-delivery-limit`. */
   deliveryLimit: number;
+  /** Bound for each close step: settling in-flight messages, then the broker shutdown. */
+  closeTimeoutMs: number;
   handleWork: HandleWork;
   metrics: HandlerMetrics;
   readiness: Readiness;
@@ -60,12 +62,11 @@ export class AmqpConsumer {
     await this.#connecting;
     const subscription = this.#subscription;
     this.#subscription = undefined;
-    try {
-      await subscription?.cancel();
-    } catch (error) {
-      // Past closeTimeout: the broker requeues what is still unacknowledged when the
-      // channel closes, so those messages are redelivered, not lost.
-      this.#options.logger.warn({ err: error }, "in-flight messages not settled in time; they will be redelivered");
+    // Cancelling waits for in-flight messages to be settled (Rascal's closeTimeout). What
+    // is still unacknowledged when the channel closes is requeued by the broker, so it is
+    // redelivered, not lost; the outer bound covers a connection that is already dead.
+    if (subscription) {
+      await settleWithin(subscription.cancel(), { logger: this.#options.logger, timeoutMs: this.#options.closeTimeoutMs, what: "cancelling the subscription" });
     }
   }
 
@@ -74,7 +75,9 @@ export class AmqpConsumer {
     await this.stopConsuming();
     const broker = this.#broker;
     this.#broker = undefined;
-    if (broker) await broker.shutdown();
+    // Rascal's shutdown drains its channel pools, which never completes for channels
+    // borrowed when the connection broke: bound it so a dead broker cannot hold up exit.
+    if (broker) await settleWithin(broker.shutdown(), { logger: this.#options.logger, timeoutMs: this.#options.closeTimeoutMs, what: "broker shutdown" });
     this.#options.readiness.set(BROKER_CONDITION, false);
   }
 

@@ -1,8 +1,8 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { WorkSchema, type Work } from "@switchyard/contracts";
-import type { Readiness } from "@switchyard/platform";
+import { connectBroker, settleWithin, type Readiness } from "@switchyard/platform";
 import type { Logger } from "pino";
-import rascal, { type BrokerAsPromised, type BrokerConfig, type PublicationSession } from "rascal";
+import type { BrokerAsPromised, BrokerConfig, PublicationSession } from "rascal";
 import type { Sender, SendResult } from "./sender.ts";
 
 /** What {@link AmqpSender} needs. */
@@ -42,7 +42,7 @@ export class AmqpSender implements Sender {
   readonly #window: Semaphore;
   #broker: BrokerAsPromised | undefined;
   #connected = false;
-  #stopped = false;
+  readonly #stopping = new AbortController();
   #connecting: Promise<void> | undefined;
   readonly #waitingForConnection = new Set<() => void>();
 
@@ -133,7 +133,7 @@ export class AmqpSender implements Sender {
 
   /** Stops reconnecting and closes the connection; publishes in flight fail. */
   async close(): Promise<void> {
-    this.#stopped = true;
+    this.#stopping.abort();
     await this.#connecting;
     const broker = this.#broker;
     this.#broker = undefined;
@@ -141,11 +141,7 @@ export class AmqpSender implements Sender {
     if (!broker) return;
     // Rascal's shutdown drains its channel pool, which never completes for channels that
     // were borrowed when the connection broke; bound it so a dead broker cannot hold up exit.
-    const gaveUp = await Promise.race([
-      broker.shutdown().then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS).unref()),
-    ]);
-    if (gaveUp) this.#options.logger.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, "broker shutdown did not finish; leaving it");
+    await settleWithin(broker.shutdown(), { logger: this.#options.logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "broker shutdown" });
   }
 
   #setConnected(connected: boolean): void {
@@ -175,24 +171,8 @@ export class AmqpSender implements Sender {
 
   async #connectUntilStopped(): Promise<void> {
     const { logger } = this.#options;
-    for (let delayMs = 500; !this.#stopped; delayMs = Math.min(delayMs * 2, 5000)) {
-      try {
-        await this.#connect();
-        return;
-      } catch (error) {
-        logger.warn({ err: error, retryInMs: delayMs }, "broker unavailable; RPC transports keep working");
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
-  }
-
-  async #connect(): Promise<void> {
-    const { logger } = this.#options;
-    const broker = await rascal.BrokerAsPromised.create(this.#options.rascal);
-    if (this.#stopped) {
-      await broker.shutdown();
-      return;
-    }
+    const broker = await connectBroker(this.#options.rascal, { logger, signal: this.#stopping.signal });
+    if (!broker) return;
     this.#broker = broker;
     broker.on("error", (error: Error) => {
       this.#setConnected(false);
