@@ -4,7 +4,7 @@ import { WorkSchema } from "@switchyard/contracts";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestVhost, eventually, queueCounts, takeMessages, type TestVhost } from "../support/broker.ts";
-import { startHandler, type RunningHandler } from "./running-handler.ts";
+import { startHandler, useHandlerOnOwnVhost, type RunningHandler } from "./running-handler.ts";
 
 /** Publishes raw bodies the way any AMQP client would, waiting for the broker's confirm. */
 async function publisher(url: string) {
@@ -97,25 +97,10 @@ describe("handler over RabbitMQ", () => {
 });
 
 describe("handler over RabbitMQ when handling keeps failing", () => {
-  let vhost: TestVhost;
-  let handler: RunningHandler;
-
-  beforeAll(async () => {
-    vhost = await createTestVhost();
-    handler = await startHandler({
-      AMQP_URL: vhost.url,
-      AMQP_DELIVERY_LIMIT: "3",
-      SIMULATED_FAILURE_RATIO: "1",
-      SHUTDOWN_GRACE_MS: "2000",
-    });
-    await eventually(() => handler.app.readiness.ready);
-  });
-  afterAll(async () => {
-    await handler?.close();
-    await vhost?.delete();
-  });
+  const fixture = useHandlerOnOwnVhost({ AMQP_DELIVERY_LIMIT: "3", SIMULATED_FAILURE_RATIO: "1", SHUTDOWN_GRACE_MS: "2000" });
 
   it("redelivers up to the delivery limit, then dead-letters with the reason, counting each attempt", async () => {
+    const { handler, vhost } = fixture();
     const client = await publisher(vhost.url);
     await client.publish('{"id":"doomed","payload":"aGk="}', "application/json", "doomed");
     await client.close();

@@ -3,34 +3,20 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { HandlerService, WorkSchema } from "@switchyard/contracts";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "@switchyard/contracts/health";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestVhost, eventually, type TestVhost } from "../support/broker.ts";
-import { startHandler, type RunningHandler } from "./running-handler.ts";
+import { describe, expect, it } from "vitest";
+import { useHandlerOnOwnVhost } from "./running-handler.ts";
 
-let vhost: TestVhost;
-let handler: RunningHandler;
-
-beforeAll(async () => {
-  vhost = await createTestVhost();
-  handler = await startHandler({
-    AMQP_URL: vhost.url,
-    MAX_PAYLOAD_BYTES: "4096",
-    READ_MAX_BYTES: "65536",
-    SIMULATED_DELAY_MS: "0",
-    // A request refused mid-body leaves its HTTP/2 stream open; keep the forced close quick.
-    SHUTDOWN_GRACE_MS: "2000",
-  });
-  await eventually(() => handler.app.readiness.ready);
-});
-afterAll(async () => {
-  await handler?.close();
-  await vhost?.delete();
+const fixture = useHandlerOnOwnVhost({
+  MAX_PAYLOAD_BYTES: "4096",
+  READ_MAX_BYTES: "65536",
+  // A request refused mid-body leaves its HTTP/2 stream open; keep the forced close quick.
+  SHUTDOWN_GRACE_MS: "2000",
 });
 
-const grpc = () => createClient(HandlerService, createGrpcTransport({ baseUrl: handler.h2cUrl }));
+const grpc = () => createClient(HandlerService, createGrpcTransport({ baseUrl: fixture().handler.h2cUrl }));
 
 async function post(path: string, body: RequestInit["body"], contentType: string) {
-  const response = await fetch(`${handler.httpUrl}${path}`, { method: "POST", headers: { "content-type": contentType }, body });
+  const response = await fetch(`${fixture().handler.httpUrl}${path}`, { method: "POST", headers: { "content-type": contentType }, body });
   return { status: response.status, body: (await response.json()) as { code?: string; message?: string; receipt?: unknown } };
 }
 
@@ -53,19 +39,19 @@ describe("handler over real listeners", () => {
   });
 
   it("answers the Connect protocol with binary protobuf", async () => {
-    const client = createClient(HandlerService, createConnectTransport({ baseUrl: handler.httpUrl, httpVersion: "1.1", useBinaryFormat: true }));
+    const client = createClient(HandlerService, createConnectTransport({ baseUrl: fixture().handler.httpUrl, httpVersion: "1.1", useBinaryFormat: true }));
     expect((await client.handle({ work: { id: "bin-1" } })).receipt?.workId).toBe("bin-1");
   });
 
   it("answers gRPC-Web over HTTP/1.1, counted under its own transport label", async () => {
-    const client = createClient(HandlerService, createGrpcWebTransport({ baseUrl: handler.httpUrl, httpVersion: "1.1" }));
+    const client = createClient(HandlerService, createGrpcWebTransport({ baseUrl: fixture().handler.httpUrl, httpVersion: "1.1" }));
     expect((await client.handle({ work: { id: "web-1" } })).receipt?.workId).toBe("web-1");
-    const metrics = await (await fetch(`${handler.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${fixture().handler.httpUrl}/metrics`)).text();
     expect(metrics).toContain('switchyard_handler_messages_total{transport="grpc_web",outcome="ok"} 1');
   });
 
   it("reports SERVING through grpc.health.v1 on h2c", async () => {
-    const health = createClient(Health, createGrpcTransport({ baseUrl: handler.h2cUrl }));
+    const health = createClient(Health, createGrpcTransport({ baseUrl: fixture().handler.h2cUrl }));
     expect((await health.check({ service: "" })).status).toBe(Serving.SERVING);
     expect((await health.check({ service: "switchyard.v1.HandlerService" })).status).toBe(Serving.SERVING);
     await expect(health.check({ service: "no.such.Service" })).rejects.toMatchObject({ code: Code.NotFound });
@@ -106,18 +92,15 @@ describe("handler over real listeners", () => {
 });
 
 describe("handler with a simulated cost longer than the caller's deadline", () => {
-  let slow: RunningHandler;
-  beforeAll(async () => {
-    slow = await startHandler({ AMQP_URL: vhost.url, SIMULATED_DELAY_MS: "1000", SHUTDOWN_GRACE_MS: "2000" });
-  });
-  afterAll(async () => slow?.close());
+  const slowFixture = useHandlerOnOwnVhost({ SIMULATED_DELAY_MS: "1000", SHUTDOWN_GRACE_MS: "2000" });
+  const slow = () => slowFixture().handler;
 
   it("answers deadline_exceeded over gRPC and Connect, and does not count the work as handled", async () => {
-    const client = createClient(HandlerService, createGrpcTransport({ baseUrl: slow.h2cUrl }));
+    const client = createClient(HandlerService, createGrpcTransport({ baseUrl: slow().h2cUrl }));
     await expect(client.handle({ work: { id: "late-1" } }, { timeoutMs: 100 })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
-    const connect = createClient(HandlerService, createConnectTransport({ baseUrl: slow.httpUrl, httpVersion: "1.1" }));
+    const connect = createClient(HandlerService, createConnectTransport({ baseUrl: slow().httpUrl, httpVersion: "1.1" }));
     await expect(connect.handle({ work: { id: "late-2" } }, { timeoutMs: 100 })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
-    const metrics = await (await fetch(`${slow.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${slow().httpUrl}/metrics`)).text();
     expect(metrics).toContain('switchyard_handler_messages_total{transport="grpc",outcome="ok"} 0');
     expect(metrics).toContain('switchyard_handler_messages_total{transport="connect",outcome="ok"} 0');
     // Not counted as handled, so not remembered: given time, the same id is handled.

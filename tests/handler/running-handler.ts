@@ -1,4 +1,6 @@
 import { pino } from "pino";
+import { afterAll, beforeAll } from "vitest";
+import { createTestVhost, eventually, type TestVhost } from "../support/broker.ts";
 import { build, type HandlerApp } from "../../services/handler/src/app.ts";
 import { loadHandlerConfig } from "../../services/handler/src/config.ts";
 
@@ -19,4 +21,24 @@ export async function startHandler(env: Record<string, string>): Promise<Running
   const h2cUrl = await app.h2c.listen({ host: "127.0.0.1", port: 0 });
   app.consumer.start();
   return { app, httpUrl, h2cUrl, close: () => app.close() };
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that give the calling `describe` a vhost of its own
+ * and a handler on it, ready, and close both afterwards. Read them through the returned
+ * getter inside tests.
+ */
+export function useHandlerOnOwnVhost(env: Record<string, string>): () => { handler: RunningHandler; vhost: TestVhost } {
+  let vhost: TestVhost | undefined;
+  let handler: RunningHandler | undefined;
+  beforeAll(async () => {
+    vhost = await createTestVhost();
+    handler = await startHandler({ AMQP_URL: vhost.url, ...env });
+    await eventually(() => handler!.app.readiness.ready);
+  });
+  afterAll(async () => {
+    await handler?.close();
+    await vhost?.delete();
+  });
+  return () => ({ handler: handler!, vhost: vhost! });
 }

@@ -5,21 +5,13 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { RunState, WorkSchema } from "@switchyard/contracts";
 import { TOPOLOGY } from "@switchyard/platform";
 import amqplib from "amqplib";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useCleanup } from "../support/cleanup.ts";
 import { createTestVhost, type TestVhost } from "../support/broker.ts";
 import { startService, type ServiceProcess } from "../support/process.ts";
 import { ms, producerClient, untilMeasuring, watchToEnd } from "./support.ts";
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  // Every step runs even if one fails, so no process or vhost outlives the test.
-  const results = await cleanup.splice(0).reverse().reduce<Promise<PromiseSettledResult<unknown>[]>>(
-    async (done, step) => [...(await done), ...(await Promise.allSettled([step()]))],
-    Promise.resolve([]),
-  );
-  const failed = results.find((result) => result.status === "rejected");
-  if (failed) throw failed.reason;
-});
+const cleanup = useCleanup();
 
 async function services(handlerEnv: Record<string, string> = {}): Promise<{ vhost: TestVhost; producer: ServiceProcess }> {
   const vhost = await createTestVhost("switchyard-ledger");
