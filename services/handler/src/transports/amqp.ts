@@ -37,7 +37,6 @@ export class AmqpConsumer {
   readonly #options: AmqpConsumerOptions;
   #broker: BrokerAsPromised | undefined;
   #subscription: SubscriberSessionAsPromised | undefined;
-  #stopped = false;
   readonly #stopping = new AbortController();
   #connecting: Promise<void> | undefined;
 
@@ -55,9 +54,8 @@ export class AmqpConsumer {
     this.#connecting ??= this.#connectUntilStopped();
   }
 
-  /** Stops consuming, waiting (bounded by the subscription's closeTimeout) for in-flight messages. */
+  /** Stops consuming, waiting (bounded by `closeTimeoutMs`) for in-flight messages to be settled. */
   async stopConsuming(): Promise<void> {
-    this.#stopped = true;
     this.#stopping.abort();
     await this.#connecting;
     const subscription = this.#subscription;
@@ -101,12 +99,13 @@ export class AmqpConsumer {
    */
   async #subscribe(broker: BrokerAsPromised, retryMs: number): Promise<void> {
     const { readiness, logger } = this.#options;
-    if (this.#stopped) return;
+    if (this.#stopping.signal.aborted) return;
     const session = await broker.subscribe("work", { retry: false });
     this.#subscription = session;
     let lost = false;
     const onLost = (error?: Error) => {
-      if (lost) return;
+      // Our own cancel at shutdown closes the session too: that is no loss.
+      if (lost || this.#stopping.signal.aborted) return;
       lost = true;
       readiness.set(BROKER_CONDITION, false);
       logger.warn({ err: error, retryInMs: retryMs }, "subscription lost; subscribing again");
