@@ -3,7 +3,7 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
 import { Agent } from "node:http";
-import { rpcOutcome, SizeSampler, type Sender, type SendResult } from "./sender.ts";
+import { sendRpc, SizeSampler, type Sender, type SendResult } from "./sender.ts";
 
 /**
  * The Connect protocol with JSON bodies over HTTP/1.1 to the handler's HTTP listener:
@@ -26,14 +26,8 @@ export class ConnectSender implements Sender {
     );
   }
 
-  async send(work: Work, timeoutMs: number): Promise<SendResult> {
-    const bytes = this.#sizes.size(work);
-    try {
-      await this.#client.handle({ work }, { timeoutMs });
-      return { outcome: "ok", bytes };
-    } catch (error) {
-      return { outcome: rpcOutcome(error), bytes };
-    }
+  send(work: Work, timeoutMs: number): Promise<SendResult> {
+    return sendRpc(this.#client, work, timeoutMs, this.#sizes.size(work));
   }
 
   async close(): Promise<void> {

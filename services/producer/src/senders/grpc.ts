@@ -2,7 +2,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
-import { rpcOutcome, SizeSampler, type Sender, type SendResult } from "./sender.ts";
+import { sendRpc, SizeSampler, type Sender, type SendResult } from "./sender.ts";
 
 /**
  * gRPC over HTTP/2 cleartext (h2c) to the handler's h2c listener, with binary protobuf.
@@ -24,14 +24,8 @@ export class GrpcSender implements Sender {
     );
   }
 
-  async send(work: Work, timeoutMs: number): Promise<SendResult> {
-    const bytes = this.#sizes.size(work);
-    try {
-      await this.#client.handle({ work }, { timeoutMs });
-      return { outcome: "ok", bytes };
-    } catch (error) {
-      return { outcome: rpcOutcome(error), bytes };
-    }
+  send(work: Work, timeoutMs: number): Promise<SendResult> {
+    return sendRpc(this.#client, work, timeoutMs, this.#sizes.size(work));
   }
 
   async close(): Promise<void> {

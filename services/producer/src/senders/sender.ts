@@ -1,5 +1,5 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import type { Work } from "@switchyard/contracts";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { HandlerService, Work } from "@switchyard/contracts";
 import type { TRANSPORTS } from "@switchyard/platform";
 import type { ProducerMetrics } from "../metrics.ts";
 
@@ -29,6 +29,24 @@ export interface Sender {
   send(work: Work, timeoutMs: number): Promise<SendResult>;
   /** Releases connections; sends still in flight fail. */
   close(): Promise<void>;
+}
+
+/**
+ * One HandlerService.Handle call as a send: resolves `ok` or the RPC's outcome code,
+ * never rejects. Both RPC senders send this way; they differ only in their transport.
+ */
+export async function sendRpc(
+  client: Client<typeof HandlerService>,
+  work: Work,
+  timeoutMs: number,
+  bytes: number,
+): Promise<SendResult> {
+  try {
+    await client.handle({ work }, { timeoutMs });
+    return { outcome: "ok", bytes };
+  } catch (error) {
+    return { outcome: rpcOutcome(error), bytes };
+  }
 }
 
 /** `DeadlineExceeded` → `deadline_exceeded`. */
