@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +23,7 @@ type Service = (typeof SERVICES)[number];
 const rootPackage = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
 const workspace = mkdtempSync(join(tmpdir(), "switchyard-images-"));
 const images = {} as Record<Service, Stage>;
+const imageNode = join(workspace, "node");
 let vhost: TestVhost;
 const running: ChildProcess[] = [];
 
@@ -32,6 +33,10 @@ beforeAll(async () => {
     const stages = buildDockerfile(join(ROOT, "services", service, "Dockerfile"), ROOT, join(workspace, service), process.env);
     images[service] = stages.at(-1)!;
   }
+  // The image's own node binary: a copy of the tests' node, because the repository (and
+  // so node_modules/.bin/node) may sit in a directory uid 1000 cannot enter.
+  copyFileSync(process.execPath, imageNode);
+  chmodSync(imageNode, 0o755);
 }, 600_000);
 
 afterAll(async () => {
@@ -55,7 +60,7 @@ function startImage(image: Stage, env: Record<string, string>): { child: ChildPr
   openUp(cwd, workspace);
   const [command, ...args] = image.cmd!;
   // The image's node is the tests' node: the Dockerfile's NODE_VERSION is checked against it.
-  const child = spawn(command === "node" ? process.execPath : command!, args, {
+  const child = spawn(command === "node" ? imageNode : command!, args, {
     cwd,
     env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/nonexistent", ...image.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
