@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HandlingFailedError, InvalidWorkError } from "../src/errors.ts";
+import { Deduplicator } from "../src/dedupe.ts";
 import { handledCount, work, workHandler } from "./support.ts";
 
 describe("handleWork", () => {
@@ -75,5 +76,62 @@ describe("handleWork", () => {
     const histogram = await registry.getSingleMetric("switchyard_handler_delivery_latency_seconds")!.get();
     const sum = histogram.values.find((v) => v.metricName?.endsWith("_sum") && v.labels.transport === "amqp");
     expect(sum?.value).toBe(0);
+  });
+
+  describe("a copy of work that is still being handled", () => {
+    it("waits for the original, and gets a duplicate Receipt only once the original succeeded", async () => {
+      const { handleWork, registry, ledger } = workHandler({ cost: { delayMs: 100 } });
+      const settled: string[] = [];
+      const original = handleWork(work({ id: "twin", sequence: 5n }), "amqp").then((r) => (settled.push("original"), r));
+      const copy = handleWork(work({ id: "twin", sequence: 5n }), "amqp").then((r) => (settled.push("copy"), r));
+      expect((await copy).duplicate).toBe(true);
+      expect((await original).duplicate).toBe(false);
+      expect(settled).toEqual(["original", "copy"]);
+      expect(await handledCount(registry, "amqp", "ok")).toBe(1);
+      expect(await handledCount(registry, "amqp", "duplicate")).toBe(1);
+      expect(ledger.get("run-1")).toEqual({ ranges: [{ first: 5, last: 5 }], handled: 1, duplicates: 1 });
+    });
+
+    it("is handled itself when the original fails, and nothing enters the ledger before that", async () => {
+      const { handleWork, registry, ledger } = workHandler({ cost: { delayMs: 200 } });
+      // The original gives up at its caller's deadline, long before the work is done.
+      const original = handleWork(work({ id: "race", sequence: 3n }), "grpc", AbortSignal.timeout(20));
+      const copy = handleWork(work({ id: "race", sequence: 3n }), "grpc");
+      await expect(original).rejects.toThrow();
+      expect(ledger.get("run-1")).toBeUndefined();
+      await expect(copy).resolves.toMatchObject({ workId: "race", duplicate: false });
+      expect(await handledCount(registry, "grpc", "failed")).toBe(1);
+      expect(await handledCount(registry, "grpc", "ok")).toBe(1);
+      expect(await handledCount(registry, "grpc", "duplicate")).toBe(0);
+      expect(ledger.get("run-1")).toEqual({ ranges: [{ first: 3, last: 3 }], handled: 1, duplicates: 0 });
+    });
+
+    it("waits no longer than its own deadline, and the original is unaffected", async () => {
+      const { handleWork, registry } = workHandler({ cost: { delayMs: 300 } });
+      const original = handleWork(work({ id: "patient" }), "connect");
+      await expect(handleWork(work({ id: "patient" }), "connect", AbortSignal.timeout(20))).rejects.toThrow();
+      await expect(original).resolves.toMatchObject({ duplicate: false });
+      await expect(handleWork(work({ id: "patient" }), "connect")).resolves.toMatchObject({ duplicate: true });
+      expect(await handledCount(registry, "connect", "failed")).toBe(1);
+    });
+  });
+});
+
+describe("Deduplicator", () => {
+  it("remembers at most its capacity of handled ids and nothing of attempts that settled", async () => {
+    const dedupe = new Deduplicator(2);
+    for (const id of ["a", "b", "c"]) {
+      const attempt = Promise.resolve();
+      dedupe.track(id, attempt);
+      await dedupe.running(id);
+    }
+    expect(dedupe.runningCount).toBe(0);
+    expect(dedupe.wasHandled("a")).toBe(false);
+    expect(dedupe.wasHandled("c")).toBe(true);
+    const failing = Promise.reject(new Error("boom"));
+    dedupe.track("d", failing);
+    await dedupe.running("d");
+    expect(dedupe.wasHandled("d")).toBe(false);
+    expect(dedupe.runningCount).toBe(0);
   });
 });
