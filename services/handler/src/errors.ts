@@ -1,4 +1,6 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { HandlingFailureSchema } from "@switchyard/contracts";
 
 /** A Work that can never succeed as sent (missing id, payload too large, …). */
 export class InvalidWorkError extends Error {
@@ -19,11 +21,16 @@ export class HandlingFailedError extends Error {
 
 /**
  * The one place the handler maps its errors to Connect codes. Errors that already are
- * ConnectErrors (a deadline abort, for one) keep their code.
+ * ConnectErrors (a deadline abort, for one) keep their code. A handling failure stays
+ * `unavailable` (a retry may succeed) but carries a HandlingFailure detail, so a client
+ * can tell "the handler failed this Work" from "the handler could not be reached".
  */
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof InvalidWorkError) return new ConnectError(error.message, Code.InvalidArgument);
-  if (error instanceof HandlingFailedError) return new ConnectError(error.message, Code.Unavailable);
+  if (error instanceof HandlingFailedError) {
+    const detail = create(HandlingFailureSchema, { reason: error.message });
+    return new ConnectError(error.message, Code.Unavailable, undefined, [{ desc: HandlingFailureSchema, value: detail }]);
+  }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }

@@ -19,7 +19,7 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
   const metrics: ProducerMetrics = {
     messages: new Counter({
       name: "switchyard_producer_messages_total",
-      help: "Sends finished, by transport and outcome (ok or a snake_case error code).",
+      help: "Sends finished, by transport and outcome (ok, handling_failed or a snake_case error code).",
       labelNames: ["transport", "outcome"] as const,
       registers,
     }),

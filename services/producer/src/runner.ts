@@ -6,6 +6,7 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { handlerDelta, type HandlerDelta, type HandlerObserver, type HandlerSnapshot } from "./handler-probe.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
+import { outcomeNotes, type Outcome, type OutcomeCounts } from "./outcomes.ts";
 import type { CompareTransport, Sender, SendResult } from "./senders/sender.ts";
 import type { End, Load } from "./spec.ts";
 
@@ -50,13 +51,23 @@ export interface PhaseFigures {
   producerId: string;
   state: PhaseStateName;
   startedAt: Date | undefined;
+  /** Length of the measured window; fixed once sending stops (see {@link Phase}). */
   elapsedMs: number;
+  /** Measured sends started. */
   sent: number;
+  /** Measured sends finished, whatever their outcome. */
   completed: number;
-  outcomes: Record<string, number>;
+  /** Finished measured sends by outcome. */
+  outcomes: OutcomeCounts;
+  /** Finished measured sends whose outcome was not ok. */
   errors: number;
+  /** Open loop: scheduled measured sends that never started (too many in flight). */
+  notSent: number;
+  /** Sends that finished ok inside the measured window, per second of it. */
   throughput: number;
   latency: LatencySummary;
+  /** Open loop: actual minus intended start of each measured send; undefined in a closed loop. */
+  scheduleLag: LatencySummary | undefined;
   handlerLatency: HandlerDelta["latency"];
   bytesPerMessage: number;
   producerCpuMsPer1k: number | undefined;
@@ -67,11 +78,19 @@ export interface PhaseFigures {
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
 
+/** Schedule lag above this share of the latency p50 earns a note. */
+const SCHEDULE_LAG_NOTE_SHARE = 0.1;
+
 /**
  * Runs one phase: warm-up, measured window, drain, then reconciliation with the
  * handler. Open-loop latency counts from each message's intended send time, so a
  * transport that stalls shows its queueing instead of silently lowering the rate
  * (no coordinated omission); closed-loop latency counts from the actual send.
+ *
+ * The measured window is fixed when sending stops: at the end of the duration, when
+ * the last measured send of a message count starts, or when the phase is stopped.
+ * Sends still in flight then count in latency and outcomes when they finish, but never
+ * stretch the window, so one send timing out late cannot change msgs/s.
  */
 export class Phase {
   readonly #options: PhaseOptions;
@@ -79,16 +98,22 @@ export class Phase {
   /** The latency summary, kept instead of the histogram once the phase has ended. */
   #finalLatency: LatencySummary | undefined;
   readonly #ledger = new SendLedger();
-  readonly #outcomes = new Map<string, number>();
+  readonly #outcomes = new Map<Outcome, number>();
   readonly #notes: string[] = [];
   #state: PhaseStateName = "pending";
   #startedAt: Date | undefined;
   #measuring = false;
   #ending = false;
   #measureStart = 0;
-  #lastMeasuredCompletion = 0;
+  /** When sending stopped; undefined while the window is open. */
+  #measureEnd: number | undefined;
   #measuredSent = 0;
   #completed = 0;
+  /** Ok completions inside the measured window: the throughput's numerator. */
+  #okInWindow = 0;
+  #notSent = 0;
+  #scheduleLag: LatencyRecorder | undefined;
+  #finalScheduleLag: LatencySummary | undefined;
   #bytes = 0;
   #sequence = 0;
   #inFlight = 0;
@@ -119,11 +144,13 @@ export class Phase {
       before = await probe.snapshot(transport);
       cpuBefore = process.cpuUsage();
       this.#measureStart = performance.now();
-      this.#lastMeasuredCompletion = this.#measureStart;
       this.#measuring = true;
       this.#setState("measuring");
     };
 
+    // A stop fixes the window at once, not when the next send happens to finish.
+    const stop = () => this.#closeWindow();
+    signal.addEventListener("abort", stop, { once: true });
     if (warmupMs > 0) this.#setState("warming_up");
     else await startMeasuring();
     const load = this.#options.load.mode === "open"
@@ -134,13 +161,16 @@ export class Phase {
       if (!signal.aborted) await startMeasuring();
     }
     if (this.#options.end.kind === "duration" && this.#measuring) {
-      await sleep(this.#measureStart + this.#options.end.ms - performance.now(), signal);
-      this.#ending = true;
+      const planned = this.#measureStart + this.#options.end.ms;
+      await sleep(planned - performance.now(), signal);
+      // Timers may fire a little early or late; the window is the duration asked for.
+      this.#closeWindow(signal.aborted ? undefined : planned);
       // An open loop at a low rate may be waiting for its next message: end it now.
       this.#wakeLoop?.();
     }
     await load;
-    this.#ending = true;
+    this.#closeWindow();
+    signal.removeEventListener("abort", stop);
 
     this.#setState("draining");
     await this.#drain();
@@ -158,6 +188,8 @@ export class Phase {
     // A finished phase keeps its figures, not its per-message records: runs stay cheap to remember.
     this.#finalLatency = this.#latency!.summary();
     this.#latency = undefined;
+    this.#finalScheduleLag = this.#scheduleLag?.summary();
+    this.#scheduleLag = undefined;
     this.#ledger.release();
     this.#setState(signal.aborted ? "stopped" : "done");
   }
@@ -165,11 +197,9 @@ export class Phase {
   /** The phase's figures so far; final once the state is done or stopped. */
   figures(): PhaseFigures {
     const { transport, payloadBytes, producerId } = this.#options;
-    const outcomes = Object.fromEntries(this.#outcomes);
+    const outcomes: OutcomeCounts = Object.fromEntries(this.#outcomes);
     const ok = this.#outcomes.get("ok") ?? 0;
-    const elapsedMs = this.#measureStart === 0
-      ? 0
-      : (this.#state === "measuring" ? performance.now() : this.#lastMeasuredCompletion) - this.#measureStart;
+    const elapsedMs = this.#measureStart === 0 ? 0 : (this.#measureEnd ?? performance.now()) - this.#measureStart;
     const handler = this.#handler;
     return {
       transport,
@@ -182,16 +212,25 @@ export class Phase {
       completed: this.#completed,
       outcomes,
       errors: this.#completed - ok,
-      throughput: elapsedMs > 0 ? ok / (elapsedMs / 1000) : 0,
+      notSent: this.#notSent,
+      throughput: elapsedMs > 0 ? this.#okInWindow / (elapsedMs / 1000) : 0,
       latency: this.#finalLatency ?? this.#latency!.summary(),
+      scheduleLag: this.#finalScheduleLag ?? this.#scheduleLag?.summary(),
       handlerLatency: handler?.latency,
+      // Per-message figures divide by what was actually sent; sends that never started cost nothing.
       bytesPerMessage: this.#completed > 0 ? this.#bytes / this.#completed : 0,
       producerCpuMsPer1k:
-        this.#producerCpuMs !== undefined && this.#completed > 0 ? (this.#producerCpuMs / this.#completed) * 1000 : undefined,
+        this.#producerCpuMs !== undefined && this.#measuredSent > 0 ? (this.#producerCpuMs / this.#measuredSent) * 1000 : undefined,
       handlerCpuMsPer1k: handler && handler.handled > 0 ? (handler.cpuMs / handler.handled) * 1000 : undefined,
       ledger: this.#ledgerFigures ?? this.#ledger.reconcile(undefined),
       notes: [...this.#notes],
     };
+  }
+
+  /** Fixes the measured window's end (now, unless given) at the first call: sending has stopped. */
+  #closeWindow(at?: number): void {
+    this.#ending = true;
+    if (this.#measuring && this.#measureEnd === undefined) this.#measureEnd = at ?? performance.now();
   }
 
   #setState(state: PhaseStateName): void {
@@ -201,9 +240,17 @@ export class Phase {
 
   /** True once no further message may start: stopped, window over, or count reached. */
   #done(): boolean {
-    if (this.#ending || this.#options.signal.aborted) return true;
+    if (this.#ending) return true;
+    if (this.#options.signal.aborted) {
+      this.#closeWindow();
+      return true;
+    }
     const { end } = this.#options;
-    return this.#measuring && end.kind === "messages" && this.#measuredSent >= end.count;
+    if (this.#measuring && end.kind === "messages" && this.#measuredSent >= end.count) {
+      this.#closeWindow();
+      return true;
+    }
+    return false;
   }
 
   /** Starts one send; `intendedAt` (open loop) is when it should have started. */
@@ -211,7 +258,13 @@ export class Phase {
     const { producerId, sender, sendTimeoutMs } = this.#options;
     const sequence = ++this.#sequence;
     const measured = this.#measuring;
-    if (measured) this.#measuredSent++;
+    if (measured) {
+      this.#measuredSent++;
+      if (intendedAt !== undefined) this.#scheduleLag?.record(performance.now() - intendedAt);
+      const { end } = this.#options;
+      // The last measured send of a message count has started: the window ends here.
+      if (end.kind === "messages" && this.#measuredSent >= end.count) this.#closeWindow();
+    }
     this.#ledger.markSent(sequence);
     const work = create(WorkSchema, {
       id: `${producerId}-${sequence}`,
@@ -233,8 +286,8 @@ export class Phase {
         this.#outcomes.set(result.outcome, (this.#outcomes.get(result.outcome) ?? 0) + 1);
         // Failures are counted by code, not timed: a refused connection is fast, not good.
         if (ok) this.#latency?.record(now - from);
-        this.#lastMeasuredCompletion = now;
       }
+      if (ok && this.#measuring && this.#measureEnd === undefined) this.#okInWindow++;
       this.#onSlotFree?.();
       if (this.#inFlight === 0) this.#onIdle?.();
       return result;
@@ -259,6 +312,7 @@ export class Phase {
    * the waiting still counts in latency, which runs from the intended time.
    */
   #openLoop(rate: number, payload: Uint8Array): Promise<void> {
+    this.#scheduleLag = new LatencyRecorder();
     const interval = 1000 / rate;
     const maxInFlight = this.#options.maxInFlight ?? OPEN_LOOP_MAX_IN_FLIGHT;
     const start = performance.now();
@@ -275,11 +329,11 @@ export class Phase {
         this.#options.signal.removeEventListener("abort", tick);
         const due = Math.floor((performance.now() - start) / interval) + 1;
         if (capped && !this.#options.signal.aborted && due > issued && this.#measuring) {
+          // Counted apart: a send that never started has no outcome, bytes or CPU.
           const missed = due - issued;
-          this.#outcomes.set("not_sent", (this.#outcomes.get("not_sent") ?? 0) + missed);
-          this.#completed += missed;
+          this.#notSent += missed;
           this.#notes.push(
-            `the transport could not keep up with ${rate} msg/s: ${maxInFlight} sends were in flight, so ${missed} scheduled sends never started (counted as not_sent)`,
+            `the transport could not keep up with ${rate} msg/s: ${maxInFlight} sends were in flight, so ${missed} scheduled sends never started (counted as not sent)`,
           );
         }
         resolve();
@@ -336,7 +390,7 @@ export class Phase {
   async #reconcile(payloadBytes: number): Promise<Received | undefined> {
     const { probe, producerId, signal } = this.#options;
     const idleMs = this.#options.settleIdleMs ?? 2_000;
-    const measuredMs = this.#lastMeasuredCompletion - this.#measureStart;
+    const measuredMs = (this.#measureEnd ?? performance.now()) - this.#measureStart;
     const deadline = performance.now() + Math.min(60_000, Math.max(10_000, 2 * measuredMs));
     let lastHandled = -1;
     let lastProgress = performance.now();
@@ -362,11 +416,13 @@ export class Phase {
   /** Adds plain-language notes for what the figures cannot say by themselves. */
   #explain(received: Received | undefined): void {
     const { transport } = this.#options;
-    const ok = this.#outcomes.get("ok") ?? 0;
-    const unavailable = this.#outcomes.get("unavailable") ?? 0;
-    if (this.#completed > 0 && ok === 0 && unavailable > 0) {
-      const peer = transport === "amqp" ? "broker" : "handler";
-      this.#notes.push(`${peer} unreachable over ${transport}: ${unavailable} sends failed with unavailable`);
+    this.#notes.push(...outcomeNotes(transport, Object.fromEntries(this.#outcomes)));
+    const lag = this.#scheduleLag?.summary();
+    const latencyP50 = this.#latency?.summary().p50Ms ?? 0;
+    if (lag && lag.count > 0 && latencyP50 > 0 && lag.p50Ms > SCHEDULE_LAG_NOTE_SHARE * latencyP50) {
+      this.#notes.push(
+        `the open loop started sends late: schedule lag p50 ${lag.p50Ms.toFixed(3)} ms is over ${SCHEDULE_LAG_NOTE_SHARE * 100}% of the latency p50 (${latencyP50.toFixed(3)} ms), and latency counts from the intended time, so it includes this lag`,
+      );
     }
     if (received === undefined) {
       this.#notes.push("handler unreachable for HandlerService.GetReceived: ledger not reconciled");

@@ -279,6 +279,8 @@ export function toPhaseProto(figures: PhaseFigures): PhaseResult {
     errors: BigInt(figures.errors),
     throughput: figures.throughput,
     latency: create(LatencySchema, { ...latency, count: BigInt(latency.count) }),
+    notSent: BigInt(figures.notSent),
+    scheduleLag: figures.scheduleLag ? create(LatencySchema, { ...figures.scheduleLag, count: BigInt(figures.scheduleLag.count) }) : undefined,
     handlerLatency: handlerLatency ? create(HandlerLatencySchema, { ...handlerLatency, count: BigInt(handlerLatency.count) }) : undefined,
     bytesPerMessage: figures.bytesPerMessage,
     producerCpuMsPer1k: figures.producerCpuMsPer1k,

@@ -3,6 +3,7 @@
 import type { Work } from "@switchyard/contracts";
 import type { HandlerObserver, HandlerSnapshot } from "../src/handler-probe.ts";
 import type { Received } from "../src/ledger.ts";
+import type { Outcome } from "../src/outcomes.ts";
 import type { CompareTransport, Sender, SendResult } from "../src/senders/sender.ts";
 
 /** A handler that remembers which sequences of each producer id it received. */
@@ -43,9 +44,14 @@ export class FakeSender implements Sender {
   readonly handler: FakeHandler;
   delayMs = 1;
   /** When set, every send fails at once with this outcome. */
-  outcome: string | undefined;
+  outcome: Outcome | undefined;
   /** When true, sends are served one at a time (a transport that queues). */
   serial = false;
+  /** Sequences that take `slowMs` and then fail with `deadline_exceeded`, as a send timing out. */
+  readonly slow = new Set<number>();
+  slowMs = 0;
+  /** Milliseconds each send() blocks the event loop before returning, as a CPU-starved sender. */
+  blockMs = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(transport: CompareTransport, handler: FakeHandler) {
@@ -54,7 +60,16 @@ export class FakeSender implements Sender {
   }
 
   send(work: Work): Promise<SendResult> {
+    if (this.blockMs > 0) {
+      const until = performance.now() + this.blockMs;
+      while (performance.now() < until) {
+        // Busy on purpose: the event loop cannot run the open loop's timers meanwhile.
+      }
+    }
     if (this.outcome) return Promise.resolve({ outcome: this.outcome, bytes: 10 });
+    if (this.slow.has(Number(work.sequence))) {
+      return new Promise((resolve) => setTimeout(() => resolve({ outcome: "deadline_exceeded", bytes: work.payload.byteLength + 20 }), this.slowMs));
+    }
     const deliver = async (): Promise<SendResult> => {
       await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       this.handler.receive(work);

@@ -101,4 +101,66 @@ describe("Phase", () => {
     expect(run.figures().ledger.tracked).toBe(false);
     expect(run.figures().notes).toContain("handler unreachable for HandlerService.GetReceived: ledger not reconciled");
   });
+
+  it("fixes the measured window: a send timing out after it does not stretch it or lower msgs/s", async () => {
+    const sender = new FakeSender("grpc", new FakeHandler());
+    // The fifth message hangs far past the 200 ms window and then times out.
+    sender.slow.add(5);
+    sender.slowMs = 3_000;
+    const run = phase(sender, { warmupMs: 0, sendTimeoutMs: 5_000 });
+    await run.run();
+    const figures = run.figures();
+    expect(figures.outcomes.deadline_exceeded).toBe(1);
+    expect(figures.errors).toBe(1);
+    // The window is the 200 ms asked for, not until the late failure finished.
+    expect(figures.elapsedMs).toBe(200);
+    expect(figures.throughput).toBeGreaterThan(0);
+    expect(figures.throughput * (figures.elapsedMs / 1000)).toBeLessThanOrEqual(figures.outcomes.ok!);
+  });
+
+  it("counts scheduled sends that never started apart from completed ones, and divides per message by what was sent", async () => {
+    // One message per 20 ms served, 500 per second offered, at most 2 in flight: most never start.
+    const sender = new FakeSender("connect", new FakeHandler());
+    sender.serial = true;
+    sender.delayMs = 20;
+    const run = phase(sender, { load: { mode: "open", rate: 500 }, warmupMs: 0, maxInFlight: 2 });
+    await run.run();
+    const figures = run.figures();
+    expect(figures.notSent).toBeGreaterThan(0);
+    expect(figures.completed).toBe(figures.sent);
+    expect(Object.keys(figures.outcomes)).toEqual(["ok"]);
+    expect(figures.errors).toBe(0);
+    // Every finished send carried payload + 20 bytes; sends never started carry none.
+    expect(figures.bytesPerMessage).toBe(52);
+    expect(figures.notes.some((note) => note.includes("scheduled sends never started (counted as not sent)"))).toBe(true);
+  });
+
+  it("reports the open loop's schedule lag, and notes it when it passes 10% of the latency p50", async () => {
+    // Each send blocks the event loop for 4 ms while the schedule asks for one per 1 ms:
+    // sends start ever later than intended.
+    const sender = new FakeSender("grpc", new FakeHandler());
+    sender.blockMs = 4;
+    const run = phase(sender, { load: { mode: "open", rate: 1000 }, warmupMs: 0, end: { kind: "messages", count: 50 } });
+    await run.run();
+    const figures = run.figures();
+    expect(figures.scheduleLag).toBeDefined();
+    expect(figures.scheduleLag!.count).toBe(50);
+    expect(figures.scheduleLag!.maxMs).toBeGreaterThan(4);
+    expect(figures.notes.some((note) => note.startsWith("the open loop started sends late: schedule lag p50"))).toBe(true);
+
+    const closed = phase(new FakeSender("grpc", new FakeHandler()), { warmupMs: 0, end: { kind: "messages", count: 10 } });
+    await closed.run();
+    expect(closed.figures().scheduleLag).toBeUndefined();
+  });
+
+  it("tells a handler that failed to handle Work apart from one that could not be reached", async () => {
+    const sender = new FakeSender("grpc", new FakeHandler());
+    sender.outcome = "handling_failed";
+    const run = phase(sender, { warmupMs: 0, end: { kind: "messages", count: 20 } });
+    await run.run();
+    const figures = run.figures();
+    expect(figures.outcomes).toEqual({ handling_failed: 20 });
+    expect(figures.notes).toContain("the handler was reached but failed to handle 20 sends over grpc (handling_failed)");
+    expect(figures.notes.some((note) => note.includes("unreachable over grpc"))).toBe(false);
+  });
 });

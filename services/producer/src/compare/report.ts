@@ -15,6 +15,11 @@ export interface Row {
   maxMs: number;
   errors: number;
   outcomes: Record<string, number>;
+  /** Open loop: scheduled sends that never started. */
+  notSent: number;
+  /** Open loop: median and 99th percentile of actual minus intended send time. */
+  scheduleLagP50Ms: number | undefined;
+  scheduleLagP99Ms: number | undefined;
   lost: number | undefined;
   duplicated: number | undefined;
   producerCpuMsPer1k: number | undefined;
@@ -73,6 +78,9 @@ export function toRow(phase: PhaseResult): Row {
     maxMs: latency?.maxMs ?? 0,
     errors: Number(phase.errors),
     outcomes: Object.fromEntries(Object.entries(phase.outcomes).map(([code, count]) => [code, Number(count)])),
+    notSent: Number(phase.notSent),
+    scheduleLagP50Ms: phase.scheduleLag?.p50Ms,
+    scheduleLagP99Ms: phase.scheduleLag?.p99Ms,
     lost: tracked ? Number(ledger!.lost) : undefined,
     duplicated: tracked ? Number(ledger!.duplicated) : undefined,
     producerCpuMsPer1k: phase.producerCpuMsPer1k,
@@ -177,10 +185,14 @@ export function phaseNotes(rows: readonly Row[]): string[] {
   return rows.flatMap((row) => row.notes.map((note) => `${row.transport} ${formatBytes(row.payloadBytes)}: ${note}`));
 }
 
-/** Details the main table leaves out: p90/max, the handler's one-way latency, outcomes, ledger. */
+/**
+ * Details the main table leaves out: p90/max, the open loop's schedule lag, the
+ * handler's one-way latency, outcomes, sends that never started, ledger.
+ */
 export function detailsMarkdown(rows: readonly Row[]): string {
-  const header = "| transport | payload | state | p90 ms | max ms | one-way p50 ms | one-way p99 ms | outcomes | sent | acknowledged | received |";
-  const rule = "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|";
+  const header =
+    "| transport | payload | state | p90 ms | max ms | schedule lag p50 ms | schedule lag p99 ms | one-way p50 ms | one-way p99 ms | outcomes | not sent | sent | acknowledged | received |";
+  const rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|";
   const lines = rows.map((row) =>
     `| ${[
       row.transport,
@@ -188,9 +200,12 @@ export function detailsMarkdown(rows: readonly Row[]): string {
       row.state,
       formatMs(row.p90Ms),
       formatMs(row.maxMs),
+      optional(row.scheduleLagP50Ms, formatMs),
+      optional(row.scheduleLagP99Ms, formatMs),
       optional(row.handlerP50Ms, formatMs),
       optional(row.handlerP99Ms, formatMs),
       Object.entries(row.outcomes).map(([code, count]) => `${code} ${count}`).join(", ") || dash,
+      integer.format(row.notSent),
       integer.format(row.sent),
       integer.format(row.acknowledged),
       optional(row.received, (value) => integer.format(value)),
@@ -246,7 +261,9 @@ export function markdownReport(run: Run, context: ReportContext): string {
     ...(notes.length > 0 ? ["## Notes", "", ...notes.map((note) => `- ${note}`), ""] : []),
     "Latency is round trip (RPC) or publish to confirm (AMQP), over successful sends. In an open loop (`--rate`)",
     "it counts from each message's intended send time, so queueing behind a stalled transport is not hidden",
-    "(no coordinated omission). One-way latency is the handler's handled_at − sent_at, estimated from its",
+    "(no coordinated omission); the schedule lag (actual − intended send) is the part of it spent before sending.",
+    "msgs/s counts sends that succeeded inside the fixed measured window; sends that never started are counted",
+    "apart as not sent and divide nothing. One-way latency is the handler's handled_at − sent_at, estimated from its",
     "histogram buckets. The ledger covers each whole phase, warm-up included.",
     "",
   ].join("\n");

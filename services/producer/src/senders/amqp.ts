@@ -3,6 +3,7 @@ import { WorkSchema, type Work } from "@switchyard/contracts";
 import { connectBroker, settleWithin, type Readiness } from "@switchyard/platform";
 import type { Logger } from "pino";
 import type { BrokerAsPromised, BrokerConfig, PublicationSession } from "rascal";
+import type { Outcome } from "../outcomes.ts";
 import type { Sender, SendResult } from "./sender.ts";
 
 /** What {@link AmqpSender} needs. */
@@ -82,7 +83,7 @@ export class AmqpSender implements Sender {
     }
   }
 
-  async #publish(work: Work, body: Uint8Array, deadline: number): Promise<string> {
+  async #publish(work: Work, body: Uint8Array, deadline: number): Promise<Outcome> {
     const broker = this.#broker;
     const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
     if (!broker || !this.#connected) return "unavailable";
@@ -101,14 +102,14 @@ export class AmqpSender implements Sender {
     } catch {
       return "unavailable";
     }
-    return new Promise<string>((resolve) => {
+    return new Promise<Outcome>((resolve) => {
       let returned = false;
       const timer = setTimeout(() => {
         // Not yet published (no channel came free): make sure it never is.
         session.abort();
         finish(this.#connected ? "timeout" : "unavailable");
       }, remaining);
-      const finish = (outcome: string) => {
+      const finish = (outcome: Outcome) => {
         clearTimeout(timer);
         session.removeAllListeners();
         // A late event must find a listener: an unhandled 'error' would throw.

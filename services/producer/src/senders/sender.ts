@@ -1,15 +1,16 @@
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import type { HandlerService, Work } from "@switchyard/contracts";
 import type { TRANSPORTS } from "@switchyard/platform";
 import type { ProducerMetrics } from "../metrics.ts";
+import { rpcOutcome, type Outcome } from "../outcomes.ts";
 
 /** One of the three compared transports. */
 export type CompareTransport = (typeof TRANSPORTS)[number];
 
 /** How one send ended. */
 export interface SendResult {
-  /** `ok`, or a snake_case code: a Connect Code name for RPC, `nacked`/`returned`/`timeout`/`unavailable` for AMQP. */
-  outcome: string;
+  /** How the send ended; see {@link Outcome}. */
+  outcome: Outcome;
   /** Encoded body bytes of this message on this transport. */
   bytes: number;
 }
@@ -47,17 +48,6 @@ export async function sendRpc(
   } catch (error) {
     return { outcome: rpcOutcome(error), bytes };
   }
-}
-
-/** `DeadlineExceeded` → `deadline_exceeded`. */
-export function snakeCase(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
-}
-
-/** The outcome code of a failed RPC: the Connect Code name in snake_case. */
-export function rpcOutcome(error: unknown): string {
-  const code = ConnectError.from(error).code;
-  return snakeCase(Code[code] ?? "Unknown");
 }
 
 /**

@@ -141,6 +141,28 @@ export declare type SequenceRange = Message<"switchyard.v1.SequenceRange"> & {
 export declare const SequenceRangeSchema: GenMessage<SequenceRange>;
 
 /**
+ * HandlingFailure is the error detail of a Handle call whose Work reached the handler
+ * and was accepted, but whose handling failed in a way a retry may fix. Its presence
+ * tells a client the handler was reachable: the failure is not the network's.
+ *
+ * @generated from message switchyard.v1.HandlingFailure
+ */
+export declare type HandlingFailure = Message<"switchyard.v1.HandlingFailure"> & {
+  /**
+   * Why handling failed, in words.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message switchyard.v1.HandlingFailure.
+ * Use `create(HandlingFailureSchema)` to create a new message.
+ */
+export declare const HandlingFailureSchema: GenMessage<HandlingFailure>;
+
+/**
  * HandlerService receives Work over RPC (gRPC and the Connect protocol) and reports
  * what it has received, so a producer can reconcile its ledger.
  *

@@ -305,7 +305,9 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
   producerId: string;
 
   /**
-   * Length of the measured window: from its start until the last measured send finished.
+   * Length of the measured window, fixed once sending stops: the phase duration, or
+   * until the last measured send started (a message count), or until StopRun. Sends
+   * finishing after it do not stretch it.
    *
    * @generated from field: google.protobuf.Duration elapsed = 5;
    */
@@ -326,8 +328,9 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
   completed: bigint;
 
   /**
-   * Finished measured sends by outcome: "ok" or a snake_case code such as
-   * "unavailable", "deadline_exceeded", "nacked", "returned" or "timeout".
+   * Finished measured sends by outcome: "ok", "handling_failed" (the handler was reached
+   * and answered that handling failed), a Connect code in snake_case such as
+   * "unavailable" or "deadline_exceeded", or for AMQP "nacked", "returned" or "timeout".
    *
    * @generated from field: map<string, uint64> outcomes = 8;
    */
@@ -341,7 +344,7 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
   errors: bigint;
 
   /**
-   * Successful measured sends per second of the measured window.
+   * Sends that finished with "ok" inside the measured window, per second of it.
    *
    * @generated from field: double throughput = 10;
    */
@@ -365,14 +368,14 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
   handlerLatency?: HandlerLatency | undefined;
 
   /**
-   * Mean encoded body size per message on this transport, in bytes.
+   * Mean encoded body size per finished measured send on this transport, in bytes.
    *
    * @generated from field: double bytes_per_message = 13;
    */
   bytesPerMessage: number;
 
   /**
-   * Producer CPU time (user + system) per 1000 measured sends, in milliseconds.
+   * Producer CPU time (user + system) per 1000 measured sends started, in milliseconds.
    *
    * @generated from field: optional double producer_cpu_ms_per_1k = 14;
    */
@@ -406,6 +409,23 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
    * @generated from field: google.protobuf.Timestamp started_at = 18;
    */
   startedAt?: Timestamp | undefined;
+
+  /**
+   * Open loop only: scheduled measured sends that never started because too many sends
+   * were in flight. Counted apart from sent, completed and outcomes.
+   *
+   * @generated from field: uint64 not_sent = 19;
+   */
+  notSent: bigint;
+
+  /**
+   * Open loop only: how late each measured send started after its intended time
+   * (actual minus intended). Latency counts from the intended time, so this lag is part
+   * of it; unset in a closed loop.
+   *
+   * @generated from field: switchyard.v1.Latency schedule_lag = 20;
+   */
+  scheduleLag?: Latency | undefined;
 };
 
 /**
