@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { createTestVhost, eventually, type TestVhost } from "../support/broker.ts";
+import { startService, type ServiceProcess } from "../support/process.ts";
 import { build, type HandlerApp } from "../../services/handler/src/app.ts";
 import { loadHandlerConfig } from "../../services/handler/src/config.ts";
 
@@ -38,6 +39,26 @@ export function useHandlerOnOwnVhost(env: Record<string, string>): () => { handl
   });
   afterAll(async () => {
     await handler?.close();
+    await vhost?.delete();
+  });
+  return () => ({ handler: handler!, vhost: vhost! });
+}
+
+/**
+ * Like {@link useHandlerOnOwnVhost}, with the handler as a real process (`main.ts`), for
+ * tests that must see whether input can take the process down. afterAll stops it with
+ * SIGTERM and deletes the vhost.
+ */
+export function useHandlerProcessOnOwnVhost(env: Record<string, string>): () => { handler: ServiceProcess; vhost: TestVhost } {
+  let vhost: TestVhost | undefined;
+  let handler: ServiceProcess | undefined;
+  beforeAll(async () => {
+    vhost = await createTestVhost();
+    handler = await startService("handler", { AMQP_URL: vhost.url, ...env });
+    await eventually(async () => (await fetch(`${handler!.httpUrl}/readyz`)).status === 200);
+  });
+  afterAll(async () => {
+    await handler?.stop();
     await vhost?.delete();
   });
   return () => ({ handler: handler!, vhost: vhost! });

@@ -1,7 +1,7 @@
 import { create, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { WorkSchema } from "@switchyard/contracts";
 import { describe, expect, it } from "vitest";
-import { decodeWorkBody } from "../src/transports/amqp-body.ts";
+import { BodyTooLargeError, checkBodySize, decodeWorkBody, maxBodyBytes } from "../src/transports/amqp-body.ts";
 
 const work = create(WorkSchema, { id: "b1", sequence: 3n, payload: new Uint8Array([1, 2, 3]) });
 
@@ -30,5 +30,21 @@ describe("decodeWorkBody", () => {
   it("rejects undecodable binary and unsupported content types", () => {
     expect(() => decodeWorkBody(new Uint8Array([0x0a, 0xff, 0xff, 0xff]), "application/x-protobuf")).toThrow();
     expect(() => decodeWorkBody(new Uint8Array(), "text/csv")).toThrow(/unsupported content_type "text\/csv"/);
+  });
+});
+
+describe("checkBodySize", () => {
+  it("allows a payload of the limit in either encoding, and refuses more before any decoding", () => {
+    const payload = new Uint8Array(3000);
+    const asJson = new TextEncoder().encode(toJsonString(WorkSchema, create(WorkSchema, { id: "x".repeat(256), payload })));
+    expect(() => checkBodySize(asJson, 3000)).not.toThrow();
+    expect(() => checkBodySize(toBinary(WorkSchema, create(WorkSchema, { id: "b", payload })), 3000)).not.toThrow();
+    const limit = maxBodyBytes(3000);
+    expect(limit).toBe(4000 + 64 * 1024);
+    expect(() => checkBodySize(new Uint8Array(limit), 3000)).not.toThrow();
+    expect(() => checkBodySize(new Uint8Array(limit + 1), 3000)).toThrow(BodyTooLargeError);
+    expect(() => checkBodySize(new Uint8Array(limit + 1), 3000)).toThrow(
+      `body is ${limit + 1} bytes, over the limit of ${limit} bytes for MAX_PAYLOAD_BYTES=3000`,
+    );
   });
 });

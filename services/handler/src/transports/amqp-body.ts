@@ -12,6 +12,39 @@ const BINARY_TYPES = new Set([
   "application/octet-stream",
 ]);
 
+/**
+ * Room an AMQP body gets beyond its payload: the id (at most 256 characters, up to 12
+ * bytes each as JSON escapes), producer id, sequence, timestamp, attributes and the JSON
+ * syntax around them. Generous on purpose: it only has to bound memory, not fit tightly.
+ */
+export const ENVELOPE_ALLOWANCE_BYTES = 64 * 1024;
+
+/**
+ * The largest AMQP body the handler decodes: a `maxPayloadBytes` payload as protobuf JSON
+ * (base64, 4 bytes per 3), the larger of the two encodings, plus
+ * {@link ENVELOPE_ALLOWANCE_BYTES}. Checked before decoding, so a huge body costs its
+ * bytes once, not again as a decoded copy.
+ */
+export function maxBodyBytes(maxPayloadBytes: number): number {
+  return Math.ceil(maxPayloadBytes / 3) * 4 + ENVELOPE_ALLOWANCE_BYTES;
+}
+
+/** A body over {@link maxBodyBytes}; never decoded. */
+export class BodyTooLargeError extends Error {
+  override readonly name = "BodyTooLargeError";
+}
+
+/**
+ * Throws {@link BodyTooLargeError} when `body` is over the limit for `maxPayloadBytes`.
+ * Call it before {@link decodeWorkBody}.
+ */
+export function checkBodySize(body: Uint8Array, maxPayloadBytes: number): void {
+  const limit = maxBodyBytes(maxPayloadBytes);
+  if (body.byteLength > limit) {
+    throw new BodyTooLargeError(`body is ${body.byteLength} bytes, over the limit of ${limit} bytes for MAX_PAYLOAD_BYTES=${maxPayloadBytes}`);
+  }
+}
+
 /** Rejects invalid UTF-8 rather than decoding it to replacement characters. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -1,19 +1,25 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { connectBroker, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
-import type { EventEmitter } from "node:events";
+import type { Work } from "@switchyard/contracts";
+import type { Message } from "amqplib/callback_api";
 import type { Logger } from "pino";
-import type { AckOrNack, BrokerAsPromised, BrokerConfig, SubscriberSessionAsPromised } from "rascal";
-import type { Message } from "amqplib";
+import type { BrokerAsPromised, BrokerConfig } from "rascal";
 import { InvalidWorkError } from "../errors.ts";
 import type { HandlerMetrics } from "../metrics.ts";
 import type { HandleWork } from "../work.ts";
-import { decodeWorkBody } from "./amqp-body.ts";
+import { BodyTooLargeError, checkBodySize, decodeWorkBody } from "./amqp-body.ts";
+import { openConsumerSession, type ConsumerSession, type Delivery, type Settlement } from "./amqp-session.ts";
 
 /** What {@link AmqpConsumer} needs. */
 export interface AmqpConsumerOptions {
-  /** Rascal configuration holding the Contract topology and the `work` subscription. */
+  /** Rascal configuration holding the Contract topology; Rascal declares it and opens connections from it. */
   rascal: BrokerConfig;
+  /** Unacknowledged deliveries the broker may push at once. */
+  prefetch: number;
   /** Must equal the queue's `x-delivery-limit`. */
   deliveryLimit: number;
+  /** MAX_PAYLOAD_BYTES: bounds the body size decoded (see `maxBodyBytes`). */
+  maxPayloadBytes: number;
   /** Bound for each close step: settling in-flight messages, then the broker shutdown. */
   closeTimeoutMs: number;
   handleWork: HandleWork;
@@ -25,166 +31,188 @@ export interface AmqpConsumerOptions {
 /** Readiness condition this adapter owns. */
 export const BROKER_CONDITION = "broker_subscription";
 
+/** Backoff between consumer connection attempts: 0.5 s doubling to 5 s, reset once consuming. */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 5000;
+
+const deadLetter = (reason: string): Settlement => ({ kind: "dead-letter", reason });
+
 /**
- * The handler's AMQP adapter: consumes the work queue through Rascal and hands each
- * decoded Work to `handleWork`. Every delivery ends in exactly one of: ack (handled or
- * duplicate), nack-and-requeue (failed, attempts left), or forward to the dead-letter
- * exchange with the reason in a header and then ack (undecodable, invalid, or failed on
- * its last allowed delivery). Nothing is dropped: if the forward itself fails the message
- * is nacked, and the queue's own dead-lettering takes it.
+ * The handler's AMQP adapter: consumes the work queue and hands each decoded Work to
+ * `handleWork`. Every delivery is settled exactly once, alone, on the channel that
+ * delivered it: ack (handled, or a copy of work that was handled), nack-and-requeue
+ * (failed, attempts left), or a copy to the dead-letter exchange with the reason in a
+ * header and then ack (too large, undecodable, invalid, failed on its last allowed
+ * delivery, or anything unexpected). Nothing is dropped: if that copy cannot be
+ * published the message is nacked, and the queue's own dead-lettering takes it. Nothing
+ * about one message can close the channel its neighbours are on; a channel or
+ * connection that closes anyway (broker restart, connection dropped) ends the session,
+ * and the adapter subscribes again with capped backoff while the broker requeues what
+ * was not settled.
  */
 export class AmqpConsumer {
   readonly #options: AmqpConsumerOptions;
+  readonly #vhost: string;
   #broker: BrokerAsPromised | undefined;
-  #subscription: SubscriberSessionAsPromised | undefined;
+  #session: ConsumerSession | undefined;
   readonly #stopping = new AbortController();
-  #connecting: Promise<void> | undefined;
+  #running: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(options: AmqpConsumerOptions) {
     this.#options = options;
+    const [vhost] = Object.keys(options.rascal.vhosts ?? {});
+    if (vhost === undefined) throw new Error("the Rascal configuration declares no vhost");
+    this.#vhost = vhost;
     options.readiness.require(BROKER_CONDITION);
   }
 
   /**
-   * Connects and subscribes in the background, retrying until it succeeds or `stop` is
-   * called: a broker that is down at start must not stop the RPC transports. Once
-   * connected, Rascal reconnects the connection and this adapter resubscribes.
+   * Connects and consumes in the background, retrying until it succeeds or
+   * {@link stopConsuming} is called: a broker that is down at start must not stop the
+   * RPC transports. Readiness is true exactly while consuming.
    */
   start(): void {
-    this.#connecting ??= this.#connectUntilStopped();
+    this.#running ??= this.#run();
   }
 
-  /** Stops consuming, waiting (bounded by `closeTimeoutMs`) for in-flight messages to be settled. */
+  /**
+   * Stops consuming and waits (each step bounded by `closeTimeoutMs`) until in-flight
+   * messages are settled. What is still unsettled when the connection closes is requeued
+   * by the broker: redelivered, not lost.
+   */
   async stopConsuming(): Promise<void> {
+    const { logger, closeTimeoutMs } = this.#options;
     this.#stopping.abort();
-    await this.#connecting;
-    const subscription = this.#subscription;
-    this.#subscription = undefined;
-    // Cancelling waits for in-flight messages to be settled (Rascal's closeTimeout). What
-    // is still unacknowledged when the channel closes is requeued by the broker, so it is
-    // redelivered, not lost; the outer bound covers a connection that is already dead.
-    if (subscription) {
-      await settleWithin(subscription.cancel(), { logger: this.#options.logger, timeoutMs: this.#options.closeTimeoutMs, what: "cancelling the subscription" });
-    }
+    await this.#running;
+    const session = this.#session;
+    if (session) await settleWithin(session.cancel(), { logger, timeoutMs: closeTimeoutMs, what: "cancelling the consumer" });
+    await settleWithin(Promise.all(this.#inFlight), { logger, timeoutMs: closeTimeoutMs, what: "settling in-flight messages" });
   }
 
-  /** Closes the broker connection; call after {@link stopConsuming}. */
+  /** Closes the consumer connection and the broker; call after {@link stopConsuming}. */
   async close(): Promise<void> {
+    const { logger, closeTimeoutMs, readiness } = this.#options;
     await this.stopConsuming();
+    const session = this.#session;
+    this.#session = undefined;
+    if (session) await settleWithin(session.close(), { logger, timeoutMs: closeTimeoutMs, what: "closing the consumer connection" });
     const broker = this.#broker;
     this.#broker = undefined;
     // Rascal's shutdown drains its channel pools, which never completes for channels
     // borrowed when the connection broke: bound it so a dead broker cannot hold up exit.
-    if (broker) await settleWithin(broker.shutdown(), { logger: this.#options.logger, timeoutMs: this.#options.closeTimeoutMs, what: "broker shutdown" });
-    this.#options.readiness.set(BROKER_CONDITION, false);
+    if (broker) await settleWithin(broker.shutdown(), { logger, timeoutMs: closeTimeoutMs, what: "broker shutdown" });
+    readiness.set(BROKER_CONDITION, false);
   }
 
-  async #connectUntilStopped(): Promise<void> {
-    const { readiness, logger } = this.#options;
+  async #run(): Promise<void> {
+    const { logger } = this.#options;
+    // Rascal declares the topology here, and keeps a connection of its own for it.
     const broker = await connectBroker(this.#options.rascal, { logger, signal: this.#stopping.signal });
     if (!broker) return;
     this.#broker = broker;
-    broker.on("error", (error: Error) => {
-      readiness.set(BROKER_CONDITION, false);
-      logger.warn({ err: error }, "broker connection error; Rascal reconnects");
-    });
-    broker.on("disconnect", () => readiness.set(BROKER_CONDITION, false));
-    await this.#subscribe(broker, 500);
+    broker.on("error", (error: Error) => logger.warn({ err: error }, "broker connection error; Rascal reconnects"));
+    await this.#consumeUntilStopped(broker);
   }
 
-  /**
-   * Subscribes, and on losing the subscription subscribes again with capped backoff.
-   * Rascal can resubscribe by itself, but says nothing when that succeeds; doing it here
-   * means 'subscribed' marks every recovery, so readiness is true exactly while consuming.
-   */
-  async #subscribe(broker: BrokerAsPromised, retryMs: number): Promise<void> {
-    const { readiness, logger } = this.#options;
-    if (this.#stopping.signal.aborted) return;
-    const session = await broker.subscribe("work", { retry: false });
-    this.#subscription = session;
-    let lost = false;
-    const onLost = (error?: Error) => {
-      // Our own cancel at shutdown closes the session too: that is no loss.
-      if (lost || this.#stopping.signal.aborted) return;
-      lost = true;
-      readiness.set(BROKER_CONDITION, false);
-      logger.warn({ err: error, retryInMs: retryMs }, "subscription lost; subscribing again");
-      if (this.#subscription === session) this.#subscription = undefined;
-      session.cancel().catch(() => undefined);
-      setTimeout(() => {
-        this.#subscribe(broker, Math.min(retryMs * 2, 5000)).catch((cause: unknown) =>
-          logger.error({ err: cause }, "could not subscribe"),
-        );
-      }, retryMs).unref();
-    };
-    // Rascal emits 'subscribed' and 'close'; its types omit them.
-    const events = session as unknown as EventEmitter;
-    events.on("subscribed", () => {
-      retryMs = 500;
-      readiness.set(BROKER_CONDITION, true);
-      logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
-    });
-    events.on("close", () => onLost());
-    session
-      .on("error", (error: Error) => onLost(error))
-      .on("cancelled", (error: Error) => onLost(error))
-      .on("invalid_content", (error: Error, message: Message, ackOrNack: AckOrNack) => {
-        this.#deadLetter(message, ackOrNack, `undecodable body: ${error.message}`, "invalid");
-      })
-      // Adding the 'message' listener is what makes Rascal start consuming: keep it last.
-      .on("message", (message: Message, _content: unknown, ackOrNack: AckOrNack) => {
-        void this.#onMessage(message, ackOrNack);
-      });
+  /** One consumer session after another, with capped backoff in between, until stopped. */
+  async #consumeUntilStopped(broker: BrokerAsPromised): Promise<void> {
+    const { readiness, logger, prefetch } = this.#options;
+    const { signal } = this.#stopping;
+    let retryMs = RETRY_MIN_MS;
+    while (!signal.aborted) {
+      try {
+        const session = await openConsumerSession({
+          broker,
+          vhost: this.#vhost,
+          prefetch,
+          onDelivery: (delivery) => this.#track(delivery),
+        });
+        this.#session = session;
+        retryMs = RETRY_MIN_MS;
+        readiness.set(BROKER_CONDITION, true);
+        logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
+        const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+        const lost = await Promise.race([session.closed, stopped]);
+        // Stopping keeps the session: stopConsuming cancels it and lets in-flight messages settle.
+        if (signal.aborted) return;
+        readiness.set(BROKER_CONDITION, false);
+        logger.warn({ err: lost, retryInMs: retryMs }, "consumer connection lost; subscribing again");
+        this.#session = undefined;
+        await session.close();
+      } catch (error) {
+        readiness.set(BROKER_CONDITION, false);
+        logger.warn({ err: error, retryInMs: retryMs }, "could not subscribe; retrying");
+      }
+      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    }
   }
 
-  async #onMessage(message: Message, ackOrNack: AckOrNack): Promise<void> {
-    const { handleWork, metrics, deliveryLimit, logger } = this.#options;
-    let work;
+  #track(delivery: Delivery): void {
+    const processing = this.#process(delivery).finally(() => this.#inFlight.delete(processing));
+    this.#inFlight.add(processing);
+  }
+
+  async #process(delivery: Delivery): Promise<void> {
+    const { metrics, logger } = this.#options;
+    const { message } = delivery;
+    let settlement: Settlement;
     try {
-      work = decodeWorkBody(message.content, message.properties.contentType);
+      settlement = await this.#decide(message);
+    } catch (error) {
+      // #decide catches what it expects; this is for what nobody expected.
+      settlement = deadLetter(`unexpected error: ${errorMessage(error)}`);
+    }
+    const reached = await delivery.settle(settlement);
+    if (settlement.kind === "dead-letter" && reached) {
+      metrics.messages.inc({ transport: "amqp", outcome: "dead_lettered" });
+      logger.warn({ messageId: message.properties.messageId, reason: settlement.reason }, "dead-lettered");
+    }
+  }
+
+  /** How a message should end. Reads only the body, content type and `x-delivery-count`. */
+  async #decide(message: Message): Promise<Settlement> {
+    const { handleWork, metrics, deliveryLimit, maxPayloadBytes, logger } = this.#options;
+    let work: Work;
+    try {
+      checkBodySize(message.content, maxPayloadBytes);
+      work = decodeWorkBody(message.content, stringOrUndefined(message.properties.contentType));
     } catch (error) {
       metrics.messages.inc({ transport: "amqp", outcome: "invalid" });
-      this.#deadLetter(message, ackOrNack, `undecodable body: ${(error as Error).message}`);
-      return;
+      return deadLetter(error instanceof BodyTooLargeError ? error.message : `undecodable body: ${errorMessage(error)}`);
     }
     try {
       await handleWork(work, "amqp");
-      ackOrNack();
+      return { kind: "ack" };
     } catch (error) {
-      if (error instanceof InvalidWorkError) {
-        this.#deadLetter(message, ackOrNack, `invalid work: ${error.message}`);
-        return;
-      }
+      if (error instanceof InvalidWorkError) return deadLetter(`invalid work: ${error.message}`);
       const delivery = deliveryCount(message) + 1;
       if (delivery >= deliveryLimit) {
-        this.#deadLetter(message, ackOrNack, `handling failed on delivery ${delivery} of ${deliveryLimit}: ${(error as Error).message}`);
-        return;
+        return deadLetter(`handling failed on delivery ${delivery} of ${deliveryLimit}: ${errorMessage(error)}`);
       }
       logger.debug({ workId: work.id, delivery, err: error }, "handling failed; requeueing");
-      ackOrNack(error as Error, { strategy: "nack", requeue: true });
+      return { kind: "requeue" };
     }
-  }
-
-  #deadLetter(message: Message, ackOrNack: AckOrNack, reason: string, countAs?: "invalid"): void {
-    const { metrics, logger } = this.#options;
-    if (countAs) metrics.messages.inc({ transport: "amqp", outcome: countAs });
-    metrics.messages.inc({ transport: "amqp", outcome: "dead_lettered" });
-    logger.warn({ messageId: message.properties.messageId, reason }, "dead-lettering");
-    const error = Object.assign(new Error(reason), { code: "switchyard_dead_lettered" });
-    ackOrNack(error, [
-      {
-        strategy: "forward",
-        publication: "dead_letter",
-        options: { options: { headers: { [TOPOLOGY.reasonHeader]: reason.slice(0, 1024) } } },
-      },
-      // If the forward fails, nack without requeue: the queue's dead-lettering takes it.
-      { strategy: "nack" },
-    ]);
   }
 }
 
-/** How many times the broker delivered this message before (quorum queues count it). */
+/**
+ * How many times the broker delivered this message before (quorum queues count it in
+ * `x-delivery-count`). Any publisher can set headers, so anything but a whole,
+ * non-negative number counts as none.
+ */
 function deliveryCount(message: Message): number {
-  const count = Number(message.properties.headers?.["x-delivery-count"] ?? 0);
-  return Number.isFinite(count) ? count : 0;
+  const headers: unknown = message.properties.headers;
+  if (typeof headers !== "object" || headers === null) return 0;
+  const count: unknown = (headers as Record<string, unknown>)["x-delivery-count"];
+  return typeof count === "number" && Number.isSafeInteger(count) && count >= 0 ? count : 0;
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
