@@ -32,7 +32,7 @@ describe("failures during a run", () => {
       expect(phase.throughput).toBe(0);
       expect(phase.ledger!.tracked).toBe(false);
       expect(phase.notes).toContain(`handler unreachable over ${phase.transport}: ${phase.completed} sends failed with unavailable`);
-      expect(phase.notes).toContain("handler unreachable for HandlerService.GetReceived: ledger not reconciled");
+      expect(phase.notes).toContain("handler unreachable for ObservationService.GetReceived: ledger not reconciled");
     }
     expect(producer.child.exitCode).toBeNull();
   });

@@ -49,7 +49,7 @@ describe("the ledger", () => {
     expect(ledger.tracked).toBe(true);
     expect(ledger.acknowledged).toBe(ledger.sent);
     expect(ledger.lost).toBe(BigInt(purged));
-    expect(ledger.received + ledger.lost).toBe(ledger.acknowledged);
+    expect(ledger.received + ledger.lost!).toBe(ledger.acknowledged);
     expect(run.phases[0]!.notes).toContain(`${ledger.lost} acknowledged messages never reached the handler`);
   });
 

@@ -2,3 +2,4 @@
 export * from "./gen/switchyard/v1/work_pb.js";
 export * from "./gen/switchyard/v1/handler_pb.js";
 export * from "./gen/switchyard/v1/producer_pb.js";
+export * from "./gen/switchyard/v1/observation_pb.js";

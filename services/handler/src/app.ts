@@ -1,12 +1,14 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "rascal";
-import { HandlerService } from "@switchyard/contracts";
+import { HandlerService, ObservationService } from "@switchyard/contracts";
 import { createRegistry, createServers, rascalConfig, Readiness, type Servers } from "@switchyard/platform";
 import type { Registry } from "prom-client";
 import type { HandlerConfig } from "./config.ts";
 import { Deduplicator } from "./dedupe.ts";
 import { ReceivedLedger } from "./ledger.ts";
 import { createHandlerMetrics } from "./metrics.ts";
+import { newIncarnation, type Incarnation } from "./observation/incarnation.ts";
+import { observationRoutes } from "./observation/routes.ts";
 import { AmqpConsumer } from "./transports/amqp.ts";
 import { handlerRoutes } from "./transports/connect.ts";
 import { createWorkHandler, type HandleWork } from "./work.ts";
@@ -18,8 +20,10 @@ export interface HandlerApp extends Servers {
   readiness: Readiness;
   registry: Registry;
   handleWork: HandleWork;
-  /** What this instance has handled per producer run (served by GetReceived). */
+  /** What this instance has handled per producer run (served by ObservationService.GetReceived). */
   ledger: ReceivedLedger;
+  /** This process's incarnation, as ObservationService reports it. */
+  incarnation: Incarnation;
   /**
    * Shuts down in the Contract order: not ready → stop consuming and let in-flight
    * messages finish → close listeners, draining in-flight RPCs → close the broker.
@@ -33,6 +37,7 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
   const registry = createRegistry("handler", packageJson.version);
   const metrics = createHandlerMetrics(registry);
   const ledger = new ReceivedLedger(config.LEDGER_RUNS);
+  const incarnation = newIncarnation();
   const handleWork = createWorkHandler({
     handlerId: config.HANDLER_ID,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
@@ -52,8 +57,12 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     logger,
     readiness,
     registry,
-    routes: handlerRoutes({ handleWork, ledger }),
-    services: [HandlerService.typeName],
+    // The data plane (HandlerService) and the measurement plane (ObservationService), apart.
+    routes: (router) => {
+      handlerRoutes({ handleWork })(router);
+      observationRoutes({ handlerId: config.HANDLER_ID, incarnation, ledger, metrics })(router);
+    },
+    services: [HandlerService.typeName, ObservationService.typeName],
     limits: {
       readMaxBytes: config.READ_MAX_BYTES,
       maxTimeoutMs: config.MAX_TIMEOUT_MS,
@@ -82,5 +91,5 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     await Promise.all([servers.http.close(), servers.h2c.close()]);
     await consumer.close();
   };
-  return { ...servers, consumer, readiness, registry, handleWork, ledger, close };
+  return { ...servers, consumer, readiness, registry, handleWork, ledger, incarnation, close };
 }

@@ -22,8 +22,12 @@ export interface SequenceSetLimits {
   maxRanges: number;
 }
 
-/** Default {@link SequenceSetLimits.maxRanges}: 10,000 ranges cost about 160 kB. */
-export const DEFAULT_MAX_RANGES = 10_000;
+/**
+ * Default {@link SequenceSetLimits.maxRanges}: 50,000 ranges cost about 800 kB. Several
+ * replicas sharing a run each see an interleaved share of it (every third sequence, for
+ * three), one range per sequence: 50,000 covers a phase of about 150,000 messages so.
+ */
+export const DEFAULT_MAX_RANGES = 50_000;
 
 /** Members waiting in the buffer before they are merged, at least. */
 const MIN_PENDING = 1_024;

@@ -47,18 +47,4 @@ describe("HandlerService routes (in memory)", () => {
     const { client: handler } = client({ cost: { failureRatio: 1 } });
     expect(await codeOf(handler.handle({ work: work() }))).toBe(Code.Unavailable);
   });
-
-  it("reports the sequences it handled for a run, and untracked runs as such", async () => {
-    const { client: handler } = client();
-    for (const sequence of [1n, 2n, 3n, 5n]) await handler.handle({ work: work({ id: `g${sequence}`, sequence }) });
-    await handler.handle({ work: work({ id: "g5", sequence: 5n }) });
-    const received = await handler.getReceived({ producerId: "run-1" });
-    expect(received).toMatchObject({ tracked: true, handled: 4n, duplicates: 1n });
-    expect(received.ranges.map((r) => [r.first, r.last])).toEqual([
-      [1n, 3n],
-      [5n, 5n],
-    ]);
-    expect(await handler.getReceived({ producerId: "other" })).toMatchObject({ tracked: false, ranges: [] });
-    expect(await codeOf(handler.getReceived({ producerId: "" }))).toBe(Code.InvalidArgument);
-  });
 });

@@ -5,7 +5,8 @@ import { createRegistry, createServers, rascalConfig, Readiness, type Servers } 
 import type { Registry } from "prom-client";
 import { BackgroundLoad } from "./background.ts";
 import type { ProducerConfig } from "./config.ts";
-import { HandlerProbe } from "./handler-probe.ts";
+import { HandlerDirectory } from "./observer/directory.ts";
+import { HandlerFleet } from "./observer/fleet.ts";
 import { createProducerMetrics } from "./metrics.ts";
 import { RunManager } from "./runs.ts";
 import { AmqpSender } from "./senders/amqp.ts";
@@ -59,7 +60,9 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     connect: instrument(new ConnectSender(config.HANDLER_HTTP_URL), metrics),
     amqp: instrument(amqp, metrics),
   };
-  const probe = new HandlerProbe(config.HANDLER_HTTP_URL);
+  const probe = new HandlerFleet(
+    new HandlerDirectory(config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : [config.HANDLER_HTTP_URL]),
+  );
   const background = new BackgroundLoad({
     rates: { grpc: config.BACKGROUND_RATE_GRPC, connect: config.BACKGROUND_RATE_CONNECT, amqp: config.BACKGROUND_RATE_AMQP },
     payloadBytes: config.BACKGROUND_PAYLOAD_BYTES,

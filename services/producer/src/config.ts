@@ -2,6 +2,18 @@ import { hostname } from "node:os";
 import { identifier, integer, logLevel, parseEnv, port, url } from "@switchyard/platform";
 import { z } from "zod";
 
+/** A comma-separated list of URLs with one of `protocols`; empty by default. */
+function urlList(protocols: readonly string[]) {
+  return z
+    .string()
+    .default("")
+    .transform((value) => value.split(",").map((entry) => entry.trim()).filter((entry) => entry !== ""))
+    .refine(
+      (urls) => urls.every((entry) => URL.canParse(entry) && protocols.includes(new URL(entry).protocol)),
+      { message: `must be comma-separated ${protocols.join(" or ")} URLs` },
+    );
+}
+
 /**
  * Every environment variable the producer reads, with its default and expected form.
  * This object is the single list: the chart tests derive the variables a chart may set
@@ -21,8 +33,14 @@ export const producerEnvSchema = z.object({
   LOG_LEVEL: logLevel,
   /** Names this instance; run producer ids are derived from it. Defaults to the host (pod) name. */
   PRODUCER_ID: identifier(hostname()),
-  /** The handler's HTTP/1.1 listener: Connect JSON sends, GetReceived and its /metrics. */
+  /** The handler's HTTP/1.1 listener: Connect JSON sends. */
   HANDLER_HTTP_URL: url("http://127.0.0.1:8080", ["http:", "https:"]),
+  /**
+   * Where to ask every handler replica's ObservationService: comma-separated HTTP base
+   * URLs, each standing for every address its host resolves to (a headless Service
+   * name in a cluster: one A record per ready pod). Empty: HANDLER_HTTP_URL.
+   */
+  HANDLER_OBSERVATION_URLS: urlList(["http:", "https:"]),
   /** The handler's h2c listener: gRPC sends. */
   HANDLER_GRPC_URL: url("http://127.0.0.1:8081", ["http:", "https:"]),
   /**

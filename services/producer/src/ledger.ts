@@ -4,23 +4,61 @@ export interface SequenceRange {
   last: number;
 }
 
-/** What the handler reported having received of one producer id. */
-export interface Received {
-  /** False when the handler no longer tracks the producer id; the rest is then empty. */
-  tracked: boolean;
-  ranges: SequenceRange[];
+/** How much of one phase one handler incarnation handled. */
+export interface ReplicaShare {
+  handlerId: string;
+  incarnationId: string;
+  startedAt: Date | undefined;
+  /** Distinct sequences of the phase this incarnation handled. */
   handled: number;
-  duplicates: number;
 }
+
+/** What the handler replicas reported having received of one producer id, put together. */
+export interface Received {
+  /** False when no replica tracks the producer id; the rest is then empty. */
+  tracked: boolean;
+  /** Union of every incarnation's ranges. */
+  ranges: SequenceRange[];
+  /** Distinct sequences handled by any incarnation. */
+  handled: number;
+  /** Copies handled again, by the same incarnation or by another one. */
+  duplicates: number;
+  /** Handled sequences no incarnation itemised (past its range cap); 0 when complete. */
+  overflow: number;
+  /** Replicas that could not be asked this time. */
+  unreachable: number;
+  /** Each incarnation that answered for the producer id. */
+  replicas: ReplicaShare[];
+}
+
+/** How a phase's loss figure was established; mirrors LossBasis. */
+export type LossBasis = "handler_ledger" | "broker_counts" | "unknown";
 
 /** The reconciled ledger of one phase; mirrors the Ledger message. */
 export interface LedgerFigures {
   sent: number;
   acknowledged: number;
   received: number;
-  lost: number;
+  /** Acknowledged but never handled; undefined when it cannot be established. */
+  lost: number | undefined;
   duplicated: number;
   tracked: boolean;
+  lossBasis: LossBasis;
+  /** Why loss is unknown, in words; empty otherwise. */
+  unknownBecause: string;
+  replicas: ReplicaShare[];
+}
+
+/** Sorts ranges and merges the ones that overlap or touch. */
+export function mergeRanges(ranges: readonly SequenceRange[]): SequenceRange[] {
+  const sorted = [...ranges].sort((a, b) => a.first - b.first);
+  const merged: SequenceRange[] = [];
+  for (const { first, last } of sorted) {
+    const previous = merged.at(-1);
+    if (previous && first <= previous.last + 1) previous.last = Math.max(previous.last, last);
+    else merged.push({ first, last });
+  }
+  return merged;
 }
 
 /**
@@ -79,20 +117,44 @@ export class SendLedger {
   }
 
   /**
-   * Reconciles with what the handler received: lost counts acknowledged sequences it
-   * never reported. Without a tracked answer nothing can be said about loss.
+   * Reconciles with what the handler replicas received: lost counts acknowledged
+   * sequences none of them reported. When some are missing but the answers cannot be
+   * complete (a replica unreachable, a ledger past its range cap, an incarnation started
+   * after `phaseStart` whose predecessor's ledger is gone), loss is unknown, not a number.
    */
-  reconcile(received: Received | undefined): LedgerFigures {
+  reconcile(received: Received | undefined, phaseStart?: Date): LedgerFigures {
+    const base = { sent: this.#sent, acknowledged: this.#acknowledged };
     if (!received || !received.tracked) {
-      return { sent: this.#sent, acknowledged: this.#acknowledged, received: 0, lost: 0, duplicated: 0, tracked: false };
+      return {
+        ...base,
+        received: 0,
+        lost: undefined,
+        duplicated: 0,
+        tracked: false,
+        lossBasis: "unknown",
+        unknownBecause: received ? "no handler replica tracks this phase" : "no handler replica could be asked",
+        replicas: [],
+      };
     }
+    const missing = this.#acknowledged - this.acknowledgedWithin(received.ranges);
+    const restarted = phaseStart ? received.replicas.filter((replica) => replica.startedAt && replica.startedAt > phaseStart) : [];
+    const doubts = [
+      received.overflow > 0 ? `${received.overflow} handled sequences are past the handler's range cap and not itemised` : "",
+      received.unreachable > 0 ? `${received.unreachable} handler replicas could not be asked` : "",
+      restarted.length > 0
+        ? `handler ${[...new Set(restarted.map((replica) => replica.handlerId))].join(", ")} restarted during the phase and what the earlier incarnation handled cannot be read back`
+        : "",
+    ].filter((doubt) => doubt !== "");
+    const known = missing === 0 || doubts.length === 0;
     return {
-      sent: this.#sent,
-      acknowledged: this.#acknowledged,
+      ...base,
       received: received.handled,
-      lost: this.#acknowledged - this.acknowledgedWithin(received.ranges),
+      lost: known ? missing : undefined,
       duplicated: received.duplicates,
       tracked: true,
+      lossBasis: known ? "handler_ledger" : "unknown",
+      unknownBecause: known ? "" : `${missing} acknowledged sequences are not in the handlers' ledgers, but ${doubts.join("; ")}`,
+      replicas: received.replicas,
     };
   }
 }

@@ -3,7 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { WorkSchema } from "@switchyard/contracts";
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
-import { handlerDelta, type HandlerDelta, type HandlerObserver, type HandlerSnapshot } from "./handler-probe.ts";
+import { handlerDelta, type FleetSnapshot, type HandlerDelta, type HandlerObserver } from "./observer/fleet.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
 import { outcomeNotes, type Outcome, type OutcomeCounts } from "./outcomes.ts";
@@ -78,6 +78,9 @@ export interface PhaseFigures {
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
 
+/** How often a phase asks the handlers what they received while it sends. */
+const RECEIVED_POLL_MS = 1_000;
+
 /** Schedule lag above this share of the latency p50 earns a note. */
 const SCHEDULE_LAG_NOTE_SHARE = 0.1;
 
@@ -138,10 +141,11 @@ export class Phase {
     const { warmupMs, signal, probe, transport } = this.#options;
     const payload = new Uint8Array(randomBytes(this.#options.payloadBytes));
     this.#startedAt = new Date();
-    let before: HandlerSnapshot | undefined;
+    let before: FleetSnapshot | undefined;
     let cpuBefore: NodeJS.CpuUsage | undefined;
+    const stopPolling = this.#pollReceived();
     const startMeasuring = async () => {
-      before = await probe.snapshot(transport);
+      before = await probe.snapshot();
       cpuBefore = process.cpuUsage();
       this.#measureStart = performance.now();
       this.#measuring = true;
@@ -180,10 +184,16 @@ export class Phase {
     }
 
     this.#setState("reconciling");
+    await stopPolling();
     const received = await this.#reconcile(payload.byteLength);
-    const after = before ? await probe.snapshot(transport) : undefined;
-    if (before && after) this.#handler = handlerDelta(before, after);
-    else this.#notes.push("handler metrics unavailable: no handler CPU or one-way latency for this phase");
+    probe.forget?.(this.#options.producerId);
+    const after = before ? await probe.snapshot() : undefined;
+    if (before && after) {
+      this.#handler = handlerDelta(before, after, transport);
+      this.#notes.push(...this.#handler.notes);
+    } else {
+      this.#notes.push("handler observation unavailable: no handler CPU or one-way latency for this phase");
+    }
     this.#explain(received);
     // A finished phase keeps its figures, not its per-message records: runs stay cheap to remember.
     this.#finalLatency = this.#latency!.summary();
@@ -384,6 +394,26 @@ export class Phase {
   }
 
   /**
+   * Asks the handlers what they received about once a second while the phase sends, so
+   * an incarnation that dies mid-phase has reported what it handled before it went.
+   * Returns a function that stops the polling and waits for the last poll.
+   */
+  #pollReceived(): () => Promise<void> {
+    const { probe, producerId } = this.#options;
+    const stopped = new AbortController();
+    const polling = (async () => {
+      while (!stopped.signal.aborted) {
+        await sleep(RECEIVED_POLL_MS, stopped.signal);
+        if (!stopped.signal.aborted) await probe.received(producerId);
+      }
+    })();
+    return async () => {
+      stopped.abort();
+      await polling;
+    };
+  }
+
+  /**
    * Asks the handler what it received until every acknowledged message is accounted
    * for, the handler stops making progress, or time runs out. A stopped phase asks once.
    */
@@ -396,7 +426,7 @@ export class Phase {
     let lastProgress = performance.now();
     for (;;) {
       const received = await probe.received(producerId);
-      this.#ledgerFigures = this.#ledger.reconcile(received);
+      this.#ledgerFigures = this.#ledger.reconcile(received, this.#startedAt);
       if (!received || signal.aborted || this.#ledgerFigures.lost === 0) return received;
       const now = performance.now();
       if (received.handled !== lastHandled) {
@@ -424,12 +454,15 @@ export class Phase {
         `the open loop started sends late: schedule lag p50 ${lag.p50Ms.toFixed(3)} ms is over ${SCHEDULE_LAG_NOTE_SHARE * 100}% of the latency p50 (${latencyP50.toFixed(3)} ms), and latency counts from the intended time, so it includes this lag`,
       );
     }
+    const ledger = this.#ledgerFigures;
     if (received === undefined) {
-      this.#notes.push("handler unreachable for HandlerService.GetReceived: ledger not reconciled");
+      this.#notes.push("handler unreachable for ObservationService.GetReceived: ledger not reconciled");
     } else if (!received.tracked && this.#ledger.acknowledged > 0) {
-      this.#notes.push("the handler does not track this phase (restarted, evicted it, or never received any of it): loss unknown");
+      this.#notes.push("no handler replica tracks this phase (restarted, evicted it, or never received any of it): loss unknown");
+    } else if (ledger?.lossBasis === "unknown" && ledger.unknownBecause !== "") {
+      this.#notes.push(`loss unknown: ${ledger.unknownBecause}`);
     }
-    const lost = this.#ledgerFigures?.lost ?? 0;
+    const lost = ledger?.lost ?? 0;
     if (lost > 0) this.#notes.push(`${lost} acknowledged messages never reached the handler`);
     if (this.#options.signal.aborted) this.#notes.push("stopped before the end; figures cover what was sent until then");
   }

@@ -4,6 +4,7 @@ import {
   HandlerLatencySchema,
   LatencySchema,
   LedgerSchema,
+  LossBasis,
   PhaseResultSchema,
   PhaseState,
   RunSchema,
@@ -15,7 +16,8 @@ import {
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import type { HandlerObserver } from "./handler-probe.ts";
+import type { HandlerObserver } from "./observer/fleet.ts";
+import type { LossBasis as LossBasisName } from "./ledger.ts";
 import { Phase, type PhaseFigures, type PhaseStateName } from "./runner.ts";
 import type { CompareTransport, Sender } from "./senders/sender.ts";
 import { resolveSpec, specToProto, type ResolvedSpec, type SpecContext } from "./spec.ts";
@@ -239,6 +241,12 @@ const RUN_STATES: Record<RunStateName, RunState> = {
   failed: RunState.FAILED,
 };
 
+const LOSS_BASES: Record<LossBasisName, LossBasis> = {
+  handler_ledger: LossBasis.HANDLER_LEDGER,
+  broker_counts: LossBasis.BROKER_COUNTS,
+  unknown: LossBasis.UNKNOWN,
+};
+
 const PHASE_STATES: Record<PhaseStateName, PhaseState> = {
   pending: PhaseState.PENDING,
   warming_up: PhaseState.WARMING_UP,
@@ -289,9 +297,15 @@ export function toPhaseProto(figures: PhaseFigures): PhaseResult {
       sent: BigInt(ledger.sent),
       acknowledged: BigInt(ledger.acknowledged),
       received: BigInt(ledger.received),
-      lost: BigInt(ledger.lost),
+      lost: ledger.lost === undefined ? undefined : BigInt(ledger.lost),
       duplicated: BigInt(ledger.duplicated),
       tracked: ledger.tracked,
+      lossBasis: LOSS_BASES[ledger.lossBasis],
+      replicas: ledger.replicas.map((replica) => ({
+        handlerId: replica.handlerId,
+        incarnationId: replica.incarnationId,
+        handled: BigInt(replica.handled),
+      })),
     }),
     notes: figures.notes,
     startedAt: figures.startedAt ? timestampFromDate(figures.startedAt) : undefined,

@@ -1,7 +1,7 @@
 // In-memory stand-ins for the runner's unit tests. They exercise the runner's own logic
 // (scheduling, counting, reconciling); transports are tested for real under tests/producer.
 import type { Work } from "@switchyard/contracts";
-import type { HandlerObserver, HandlerSnapshot } from "../src/handler-probe.ts";
+import type { FleetSnapshot, HandlerObserver } from "../src/observer/fleet.ts";
 import type { Received } from "../src/ledger.ts";
 import type { Outcome } from "../src/outcomes.ts";
 import type { CompareTransport, Sender, SendResult } from "../src/senders/sender.ts";
@@ -18,14 +18,14 @@ export class FakeHandler implements HandlerObserver {
     run.set(sequence, (run.get(sequence) ?? 0) + 1);
   }
 
-  async snapshot(): Promise<HandlerSnapshot | undefined> {
+  async snapshot(): Promise<FleetSnapshot | undefined> {
     return undefined;
   }
 
   async received(producerId: string): Promise<Received | undefined> {
     if (!this.reachable) return undefined;
     const run = this.seen.get(producerId);
-    if (!run) return { tracked: false, ranges: [], handled: 0, duplicates: 0 };
+    if (!run) return { tracked: false, ranges: [], handled: 0, duplicates: 0, overflow: 0, unreachable: 0, replicas: [] };
     const sequences = [...run.keys()].sort((a, b) => a - b);
     const ranges: Array<{ first: number; last: number }> = [];
     for (const sequence of sequences) {
@@ -34,7 +34,15 @@ export class FakeHandler implements HandlerObserver {
       else ranges.push({ first: sequence, last: sequence });
     }
     const duplicates = [...run.values()].reduce((sum, copies) => sum + copies - 1, 0);
-    return { tracked: true, ranges, handled: sequences.length, duplicates };
+    return {
+      tracked: true,
+      ranges,
+      handled: sequences.length,
+      duplicates,
+      overflow: 0,
+      unreachable: 0,
+      replicas: [{ handlerId: "fake", incarnationId: "1", startedAt: undefined, handled: sequences.length }],
+    };
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SendLedger } from "../src/ledger.ts";
+import { SendLedger, type Received } from "../src/ledger.ts";
+import { union } from "../src/observer/fleet.ts";
 
 describe("SendLedger", () => {
   const ledgerOf = (sent: number, acknowledged: number[]) => {
@@ -9,34 +10,74 @@ describe("SendLedger", () => {
     return ledger;
   };
 
+  const answer = (fields: Partial<Received> & Pick<Received, "ranges" | "handled">): Received => ({
+    tracked: true,
+    duplicates: 0,
+    overflow: 0,
+    unreachable: 0,
+    replicas: [{ handlerId: "h", incarnationId: "a", startedAt: new Date(0), handled: fields.handled }],
+    ...fields,
+  });
+
   it("balances when the handler received every acknowledged message", () => {
     const ledger = ledgerOf(5000, Array.from({ length: 5000 }, (_, i) => i + 1));
-    expect(ledger.reconcile({ tracked: true, ranges: [{ first: 1, last: 5000 }], handled: 5000, duplicates: 0 })).toEqual({
+    expect(ledger.reconcile(answer({ ranges: [{ first: 1, last: 5000 }], handled: 5000 }))).toMatchObject({
       sent: 5000,
       acknowledged: 5000,
       received: 5000,
       lost: 0,
       duplicated: 0,
       tracked: true,
+      lossBasis: "handler_ledger",
     });
   });
 
   it("counts acknowledged messages the handler never saw as lost, and its duplicates", () => {
     const ledger = ledgerOf(10, [1, 2, 3, 4, 5, 6, 7, 8]);
     // 9 and 10 failed to send; 4-5 vanished after their ack; 10 arrived anyway (a timeout that got through).
-    const figures = ledger.reconcile({
-      tracked: true,
+    const figures = ledger.reconcile(answer({
       ranges: [{ first: 1, last: 3 }, { first: 6, last: 8 }, { first: 10, last: 10 }],
       handled: 7,
       duplicates: 2,
-    });
-    expect(figures).toEqual({ sent: 10, acknowledged: 8, received: 7, lost: 2, duplicated: 2, tracked: true });
+    }));
+    expect(figures).toMatchObject({ sent: 10, acknowledged: 8, received: 7, lost: 2, duplicated: 2, tracked: true, lossBasis: "handler_ledger" });
   });
 
   it("says nothing about loss when the handler does not track the run or cannot be asked", () => {
     const ledger = ledgerOf(3, [1, 2, 3]);
-    expect(ledger.reconcile(undefined)).toMatchObject({ tracked: false, lost: 0, acknowledged: 3 });
-    expect(ledger.reconcile({ tracked: false, ranges: [], handled: 0, duplicates: 0 })).toMatchObject({ tracked: false, lost: 0 });
+    expect(ledger.reconcile(undefined)).toMatchObject({ tracked: false, lost: undefined, lossBasis: "unknown", acknowledged: 3 });
+    expect(ledger.reconcile(answer({ tracked: false, ranges: [], handled: 0 }))).toMatchObject({ tracked: false, lost: undefined });
+  });
+
+  it("prints no loss it cannot establish: a ledger past its cap, a replica unreachable, a restart", () => {
+    const ledger = ledgerOf(10, Array.from({ length: 10 }, (_, i) => i + 1));
+    const partial = { ranges: [{ first: 1, last: 6 }], handled: 6 };
+    expect(ledger.reconcile(answer(partial))).toMatchObject({ lost: 4, lossBasis: "handler_ledger" });
+    const capped = ledger.reconcile(answer({ ...partial, handled: 10, overflow: 4 }));
+    expect(capped).toMatchObject({ lost: undefined, lossBasis: "unknown" });
+    expect(capped.unknownBecause).toContain("4 handled sequences are past the handler's range cap");
+    expect(ledger.reconcile(answer({ ...partial, unreachable: 1 })).unknownBecause).toContain("1 handler replicas could not be asked");
+    const phaseStart = new Date(1_000);
+    const restarted = answer({ ...partial, replicas: [{ handlerId: "h-0", incarnationId: "b", startedAt: new Date(2_000), handled: 6 }] });
+    expect(ledger.reconcile(restarted, phaseStart)).toMatchObject({ lost: undefined, lossBasis: "unknown" });
+    expect(ledger.reconcile(restarted, phaseStart).unknownBecause).toContain("handler h-0 restarted during the phase");
+    // Nothing missing is nothing lost, whatever the doubts.
+    const whole = answer({ ranges: [{ first: 1, last: 10 }], handled: 10, unreachable: 1 });
+    expect(ledger.reconcile(whole, phaseStart)).toMatchObject({ lost: 0, lossBasis: "handler_ledger" });
+  });
+
+  it("puts several replicas' and incarnations' answers together", () => {
+    const key = (handlerId: string, incarnationId: string) => ({ handlerId, incarnationId, startedAt: undefined, tracked: true, overflow: 0 });
+    const merged = union([
+      { ...key("h-0", "a"), ranges: [{ first: 1, last: 4 }], handled: 4, duplicates: 1 },
+      { ...key("h-0", "b"), ranges: [{ first: 4, last: 6 }], handled: 3, duplicates: 0 },
+      { ...key("h-1", "c"), ranges: [{ first: 8, last: 9 }], handled: 2, duplicates: 0 },
+    ]);
+    expect(merged.ranges).toEqual([{ first: 1, last: 6 }, { first: 8, last: 9 }]);
+    expect(merged.handled).toBe(8);
+    // One copy counted by h-0/a, and sequence 4 handled by two incarnations.
+    expect(merged.duplicates).toBe(2);
+    expect(merged.replicas.map((replica) => replica.handled)).toEqual([4, 3, 2]);
   });
 
   it("counts an acknowledgement once", () => {

@@ -39,7 +39,7 @@ describe("Phase", () => {
     expect(figures.ledger).toMatchObject({ tracked: true, lost: 0, duplicated: 0 });
     expect(figures.ledger.sent).toBeGreaterThan(figures.sent);
     expect(figures.ledger.received).toBe(figures.ledger.acknowledged);
-    expect(figures.notes).toContain("handler metrics unavailable: no handler CPU or one-way latency for this phase");
+    expect(figures.notes).toContain("handler observation unavailable: no handler CPU or one-way latency for this phase");
   });
 
   it("stops after a message count", async () => {
@@ -99,7 +99,7 @@ describe("Phase", () => {
     const run = phase(new FakeSender("grpc", handler), { warmupMs: 0, end: { kind: "messages", count: 10 } });
     await run.run();
     expect(run.figures().ledger.tracked).toBe(false);
-    expect(run.figures().notes).toContain("handler unreachable for HandlerService.GetReceived: ledger not reconciled");
+    expect(run.figures().notes).toContain("handler unreachable for ObservationService.GetReceived: ledger not reconciled");
   });
 
   it("fixes the measured window: a send timing out after it does not stretch it or lower msgs/s", async () => {

@@ -1,10 +1,8 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { HandlerService, WorkSchema } from "@switchyard/contracts";
 import type { Transport } from "@switchyard/platform";
 import { toConnectError } from "../errors.ts";
-import type { ReceivedLedger } from "../ledger.ts";
 import type { HandleWork } from "../work.ts";
 
 /**
@@ -23,7 +21,7 @@ export function rpcTransport(context: HandlerContext): Transport {
  * HandlerService over RPC. One set of routes serves both listeners: gRPC on h2c, and the
  * Connect protocol and gRPC-Web on HTTP/1.1.
  */
-export function handlerRoutes({ handleWork, ledger }: { handleWork: HandleWork; ledger: ReceivedLedger }) {
+export function handlerRoutes({ handleWork }: { handleWork: HandleWork }) {
   return (router: ConnectRouter) =>
     router.service(HandlerService, {
       async handle(request, context) {
@@ -35,19 +33,6 @@ export function handlerRoutes({ handleWork, ledger }: { handleWork: HandleWork; 
         } catch (error) {
           throw toConnectError(error);
         }
-      },
-      getReceived(request) {
-        if (request.producerId === "") {
-          throw new ConnectError("producer_id is required", Code.InvalidArgument);
-        }
-        const run = ledger.get(request.producerId);
-        if (!run) return { tracked: false };
-        return {
-          tracked: true,
-          handled: BigInt(run.handled),
-          duplicates: BigInt(run.duplicates),
-          ranges: run.ranges.map(({ first, last }) => ({ first: BigInt(first), last: BigInt(last) })),
-        };
       },
     });
 }

@@ -52,95 +52,6 @@ export declare type HandleResponse = Message<"switchyard.v1.HandleResponse"> & {
 export declare const HandleResponseSchema: GenMessage<HandleResponse>;
 
 /**
- * GetReceivedRequest names the producer run to report on.
- *
- * @generated from message switchyard.v1.GetReceivedRequest
- */
-export declare type GetReceivedRequest = Message<"switchyard.v1.GetReceivedRequest"> & {
-  /**
-   * The Work.producer_id of the run.
-   *
-   * @generated from field: string producer_id = 1;
-   */
-  producerId: string;
-};
-
-/**
- * Describes the message switchyard.v1.GetReceivedRequest.
- * Use `create(GetReceivedRequestSchema)` to create a new message.
- */
-export declare const GetReceivedRequestSchema: GenMessage<GetReceivedRequest>;
-
-/**
- * GetReceivedResponse lists what this handler has handled for one producer run.
- *
- * @generated from message switchyard.v1.GetReceivedResponse
- */
-export declare type GetReceivedResponse = Message<"switchyard.v1.GetReceivedResponse"> & {
-  /**
-   * Handled sequences as sorted, non-overlapping, inclusive ranges.
-   *
-   * @generated from field: repeated switchyard.v1.SequenceRange ranges = 1;
-   */
-  ranges: SequenceRange[];
-
-  /**
-   * Number of distinct sequences handled (the sum of the ranges' lengths).
-   *
-   * @generated from field: uint64 handled = 2;
-   */
-  handled: bigint;
-
-  /**
-   * Number of copies that arrived after their sequence had already been handled.
-   *
-   * @generated from field: uint64 duplicates = 3;
-   */
-  duplicates: bigint;
-
-  /**
-   * False when this handler no longer tracks the run (it restarted or evicted the run
-   * to bound its memory); the ranges are then empty and prove nothing.
-   *
-   * @generated from field: bool tracked = 4;
-   */
-  tracked: boolean;
-};
-
-/**
- * Describes the message switchyard.v1.GetReceivedResponse.
- * Use `create(GetReceivedResponseSchema)` to create a new message.
- */
-export declare const GetReceivedResponseSchema: GenMessage<GetReceivedResponse>;
-
-/**
- * SequenceRange is an inclusive range of sequence numbers.
- *
- * @generated from message switchyard.v1.SequenceRange
- */
-export declare type SequenceRange = Message<"switchyard.v1.SequenceRange"> & {
-  /**
-   * First sequence in the range.
-   *
-   * @generated from field: uint64 first = 1;
-   */
-  first: bigint;
-
-  /**
-   * Last sequence in the range; never less than first.
-   *
-   * @generated from field: uint64 last = 2;
-   */
-  last: bigint;
-};
-
-/**
- * Describes the message switchyard.v1.SequenceRange.
- * Use `create(SequenceRangeSchema)` to create a new message.
- */
-export declare const SequenceRangeSchema: GenMessage<SequenceRange>;
-
-/**
  * HandlingFailure is the error detail of a Handle call whose Work reached the handler
  * and was accepted, but whose handling failed in a way a retry may fix. Its presence
  * tells a client the handler was reachable: the failure is not the network's.
@@ -163,8 +74,8 @@ export declare type HandlingFailure = Message<"switchyard.v1.HandlingFailure"> &
 export declare const HandlingFailureSchema: GenMessage<HandlingFailure>;
 
 /**
- * HandlerService receives Work over RPC (gRPC and the Connect protocol) and reports
- * what it has received, so a producer can reconcile its ledger.
+ * HandlerService receives Work over RPC (gRPC and the Connect protocol). It is the data
+ * plane only: what a handler received is reported by ObservationService.
  *
  * @generated from service switchyard.v1.HandlerService
  */
@@ -178,17 +89,6 @@ export declare const HandlerService: GenService<{
     methodKind: "unary";
     input: typeof HandleRequestSchema;
     output: typeof HandleResponseSchema;
-  },
-  /**
-   * GetReceived reports which sequences of one producer run this handler has handled,
-   * over every transport. The answer is per handler instance.
-   *
-   * @generated from rpc switchyard.v1.HandlerService.GetReceived
-   */
-  getReceived: {
-    methodKind: "unary";
-    input: typeof GetReceivedRequestSchema;
-    output: typeof GetReceivedResponseSchema;
   },
 }>;
 

@@ -9,7 +9,7 @@ import { file_switchyard_v1_work } from "./work_pb.js";
  * Describes the file switchyard/v1/handler.proto.
  */
 export const file_switchyard_v1_handler = /*@__PURE__*/
-  fileDesc("Chtzd2l0Y2h5YXJkL3YxL2hhbmRsZXIucHJvdG8SDXN3aXRjaHlhcmQudjEiMgoNSGFuZGxlUmVxdWVzdBIhCgR3b3JrGAEgASgLMhMuc3dpdGNoeWFyZC52MS5Xb3JrIjkKDkhhbmRsZVJlc3BvbnNlEicKB3JlY2VpcHQYASABKAsyFi5zd2l0Y2h5YXJkLnYxLlJlY2VpcHQiKQoSR2V0UmVjZWl2ZWRSZXF1ZXN0EhMKC3Byb2R1Y2VyX2lkGAEgASgJInkKE0dldFJlY2VpdmVkUmVzcG9uc2USLAoGcmFuZ2VzGAEgAygLMhwuc3dpdGNoeWFyZC52MS5TZXF1ZW5jZVJhbmdlEg8KB2hhbmRsZWQYAiABKAQSEgoKZHVwbGljYXRlcxgDIAEoBBIPCgd0cmFja2VkGAQgASgIIiwKDVNlcXVlbmNlUmFuZ2USDQoFZmlyc3QYASABKAQSDAoEbGFzdBgCIAEoBCIhCg9IYW5kbGluZ0ZhaWx1cmUSDgoGcmVhc29uGAEgASgJMrcBCg5IYW5kbGVyU2VydmljZRJKCgZIYW5kbGUSHC5zd2l0Y2h5YXJkLnYxLkhhbmRsZVJlcXVlc3QaHS5zd2l0Y2h5YXJkLnYxLkhhbmRsZVJlc3BvbnNlIgOQAgISWQoLR2V0UmVjZWl2ZWQSIS5zd2l0Y2h5YXJkLnYxLkdldFJlY2VpdmVkUmVxdWVzdBoiLnN3aXRjaHlhcmQudjEuR2V0UmVjZWl2ZWRSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_switchyard_v1_work]);
+  fileDesc("Chtzd2l0Y2h5YXJkL3YxL2hhbmRsZXIucHJvdG8SDXN3aXRjaHlhcmQudjEiMgoNSGFuZGxlUmVxdWVzdBIhCgR3b3JrGAEgASgLMhMuc3dpdGNoeWFyZC52MS5Xb3JrIjkKDkhhbmRsZVJlc3BvbnNlEicKB3JlY2VpcHQYASABKAsyFi5zd2l0Y2h5YXJkLnYxLlJlY2VpcHQiIQoPSGFuZGxpbmdGYWlsdXJlEg4KBnJlYXNvbhgBIAEoCTJcCg5IYW5kbGVyU2VydmljZRJKCgZIYW5kbGUSHC5zd2l0Y2h5YXJkLnYxLkhhbmRsZVJlcXVlc3QaHS5zd2l0Y2h5YXJkLnYxLkhhbmRsZVJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_switchyard_v1_work]);
 
 /**
  * Describes the message switchyard.v1.HandleRequest.
@@ -26,36 +26,15 @@ export const HandleResponseSchema = /*@__PURE__*/
   messageDesc(file_switchyard_v1_handler, 1);
 
 /**
- * Describes the message switchyard.v1.GetReceivedRequest.
- * Use `create(GetReceivedRequestSchema)` to create a new message.
- */
-export const GetReceivedRequestSchema = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_handler, 2);
-
-/**
- * Describes the message switchyard.v1.GetReceivedResponse.
- * Use `create(GetReceivedResponseSchema)` to create a new message.
- */
-export const GetReceivedResponseSchema = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_handler, 3);
-
-/**
- * Describes the message switchyard.v1.SequenceRange.
- * Use `create(SequenceRangeSchema)` to create a new message.
- */
-export const SequenceRangeSchema = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_handler, 4);
-
-/**
  * Describes the message switchyard.v1.HandlingFailure.
  * Use `create(HandlingFailureSchema)` to create a new message.
  */
 export const HandlingFailureSchema = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_handler, 5);
+  messageDesc(file_switchyard_v1_handler, 2);
 
 /**
- * HandlerService receives Work over RPC (gRPC and the Connect protocol) and reports
- * what it has received, so a producer can reconcile its ledger.
+ * HandlerService receives Work over RPC (gRPC and the Connect protocol). It is the data
+ * plane only: what a handler received is reported by ObservationService.
  *
  * @generated from service switchyard.v1.HandlerService
  */

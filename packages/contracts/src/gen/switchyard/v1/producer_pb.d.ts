@@ -213,8 +213,42 @@ export declare type HandlerLatency = Message<"switchyard.v1.HandlerLatency"> & {
 export declare const HandlerLatencySchema: GenMessage<HandlerLatency>;
 
 /**
- * Ledger reconciles what a phase sent with what the handler received. It covers every
- * message of the phase, warm-up included.
+ * ReplicaShare is how much of one phase one handler incarnation handled.
+ *
+ * @generated from message switchyard.v1.ReplicaShare
+ */
+export declare type ReplicaShare = Message<"switchyard.v1.ReplicaShare"> & {
+  /**
+   * The replica's HANDLER_ID.
+   *
+   * @generated from field: string handler_id = 1;
+   */
+  handlerId: string;
+
+  /**
+   * The incarnation (process run) of the replica.
+   *
+   * @generated from field: string incarnation_id = 2;
+   */
+  incarnationId: string;
+
+  /**
+   * Distinct sequences of the phase this incarnation handled.
+   *
+   * @generated from field: uint64 handled = 3;
+   */
+  handled: bigint;
+};
+
+/**
+ * Describes the message switchyard.v1.ReplicaShare.
+ * Use `create(ReplicaShareSchema)` to create a new message.
+ */
+export declare const ReplicaShareSchema: GenMessage<ReplicaShare>;
+
+/**
+ * Ledger reconciles what a phase sent with what the handler replicas received. It
+ * covers every message of the phase, warm-up included.
  *
  * @generated from message switchyard.v1.Ledger
  */
@@ -234,33 +268,48 @@ export declare type Ledger = Message<"switchyard.v1.Ledger"> & {
   acknowledged: bigint;
 
   /**
-   * Distinct messages the handler reports having handled.
+   * Distinct messages the handler replicas report having handled, together.
    *
    * @generated from field: uint64 received = 3;
    */
   received: bigint;
 
   /**
-   * Acknowledged messages the handler never reported. Must be 0.
+   * Acknowledged messages no handler replica reported. Must be 0. Unset when loss could
+   * not be established (see loss_basis and the phase's notes): never a guess.
    *
-   * @generated from field: uint64 lost = 4;
+   * @generated from field: optional uint64 lost = 4;
    */
-  lost: bigint;
+  lost?: bigint | undefined;
 
   /**
-   * Copies the handler received of messages it had already handled.
+   * Copies handled of messages already handled, by the same replica or another one.
    *
    * @generated from field: uint64 duplicated = 5;
    */
   duplicated: bigint;
 
   /**
-   * False when the handler could not be asked or no longer tracks the phase; received,
-   * lost and duplicated then prove nothing.
+   * False when no handler replica could be asked or tracks the phase; received and
+   * duplicated then prove nothing.
    *
    * @generated from field: bool tracked = 6;
    */
   tracked: boolean;
+
+  /**
+   * How lost was established.
+   *
+   * @generated from field: switchyard.v1.LossBasis loss_basis = 7;
+   */
+  lossBasis: LossBasis;
+
+  /**
+   * Each handler incarnation that handled part of the phase, with its share.
+   *
+   * @generated from field: repeated switchyard.v1.ReplicaShare replicas = 8;
+   */
+  replicas: ReplicaShare[];
 };
 
 /**
@@ -360,8 +409,8 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
   latency?: Latency | undefined;
 
   /**
-   * The handler's one-way latency for this transport during the phase; unset when the
-   * handler's metrics could not be read.
+   * The handler replicas' one-way latency for this transport during the phase, from
+   * ObservationService; unset when no replica could be asked.
    *
    * @generated from field: switchyard.v1.HandlerLatency handler_latency = 12;
    */
@@ -382,8 +431,8 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
   producerCpuMsPer1k?: number | undefined;
 
   /**
-   * Handler CPU time per 1000 messages it handled during the phase, in milliseconds,
-   * from its process_cpu_seconds_total; unset when its metrics could not be read.
+   * Handler CPU time, summed over replicas, per 1000 messages they handled during the
+   * phase, in milliseconds, from ObservationService; unset when no replica could be asked.
    *
    * @generated from field: optional double handler_cpu_ms_per_1k = 15;
    */
@@ -826,6 +875,46 @@ export enum PhaseState {
  * Describes the enum switchyard.v1.PhaseState.
  */
 export declare const PhaseStateSchema: GenEnum<PhaseState>;
+
+/**
+ * LossBasis says how a phase's loss figure was established.
+ *
+ * @generated from enum switchyard.v1.LossBasis
+ */
+export enum LossBasis {
+  /**
+   * Not set; never reported.
+   *
+   * @generated from enum value: LOSS_BASIS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * From the union of every handler replica's and incarnation's ledger.
+   *
+   * @generated from enum value: LOSS_BASIS_HANDLER_LEDGER = 1;
+   */
+  HANDLER_LEDGER = 1,
+
+  /**
+   * From the broker's own counts, which outlive a handler process.
+   *
+   * @generated from enum value: LOSS_BASIS_BROKER_COUNTS = 2;
+   */
+  BROKER_COUNTS = 2,
+
+  /**
+   * Could not be established; Ledger.lost is unset and a note says why.
+   *
+   * @generated from enum value: LOSS_BASIS_UNKNOWN = 3;
+   */
+  UNKNOWN = 3,
+}
+
+/**
+ * Describes the enum switchyard.v1.LossBasis.
+ */
+export declare const LossBasisSchema: GenEnum<LossBasis>;
 
 /**
  * ProducerService is the producer's control API. A run sends Work to the handler over
