@@ -28,14 +28,24 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs `node <args>` like a container would, with a minimal environment. */
-function node(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs `node <args>` like a container would, with a minimal environment; `onStderr` sees
+ * each chunk of stderr as it comes.
+ */
+function node(
+  args: string[],
+  env: Record<string, string> = {},
+  onStderr: (text: string) => void = () => {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+      onStderr(stderr);
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     child.once("exit", (code) => {
       clearTimeout(timer);
@@ -95,7 +105,32 @@ describe.each(HELMS)("$name", ({ bin }) => {
       expect(wrong.stderr).toContain("unexpected answer: HTTP 200");
       const closed = await node(["-e", hook.command[2], `http://127.0.0.1:${await freePort()}`]);
       expect(closed.code).toBe(1);
-      expect(closed.stderr).toContain("request failed");
+      // The cause, not only fetch's bare "fetch failed"; after a bounded number of tries.
+      expect(closed.stderr).toContain("request failed: TypeError: fetch failed (cause: ECONNREFUSED");
+      expect(closed.stderr).toContain("attempt 9 of 10 failed");
+      expect(closed.stderr).not.toContain("attempt 10 of 10 failed");
+    });
+
+    it("retries refused connections until the Service answers (kube-proxy's first moments)", async () => {
+      const port = await freePort();
+      let late: Server | undefined;
+      // The handler appears only once the hook has been refused at least once.
+      const result = await node(["-e", hook.command[2], `http://127.0.0.1:${port}`], {}, (stderr) => {
+        if (late || !stderr.includes("attempt 1 of 10 failed")) return;
+        late = createServer((request, response) => {
+          let body = "";
+          request.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+          request.on("end", () => {
+            const { work } = JSON.parse(body);
+            response.writeHead(200, { "content-type": "application/json" });
+            response.end(JSON.stringify({ receipt: { workId: work.id, handlerId: "late", handledAt: new Date().toISOString() } }));
+          });
+        }).listen(port, "127.0.0.1");
+      });
+      await new Promise((resolve) => late?.close(resolve));
+      expect(result.stderr).toMatch(/attempt 1 of 10 failed: TypeError: fetch failed \(cause: ECONNREFUSED/);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^receipt from handler late: /);
     });
   });
 
