@@ -303,6 +303,20 @@ describe.each(HELMS)("$name template", ({ bin }) => {
       expect(ofKind(objects, "ServiceMonitor")).toEqual([]);
     });
 
+    it("kind: NodePorts for AMQP and the management UI only; broker metrics stay on a ClusterIP Service", async () => {
+      const { objects } = await render(bin, { files: [KIND] });
+      const broker = get(objects, "Service", "switchyard-rabbitmq");
+      expect(broker.spec.type).toBe("NodePort");
+      // A NodePort Service publishes every port it has on the node, chosen or not.
+      expect(broker.spec.ports.map((p: Manifest) => [p.name, p.nodePort])).toEqual([
+        ["amqp", 30672],
+        ["management", 31672],
+      ]);
+      const metrics = get(objects, "Service", "switchyard-rabbitmq-metrics");
+      expect(metrics.spec.type).toBe("ClusterIP");
+      expect(metrics.spec.ports.map((p: Manifest) => [p.name, p.port])).toEqual([["prometheus", 15692]]);
+    });
+
     it("production: no in-chart broker, the handler on an HPA, NetworkPolicies", async () => {
       const { objects } = await render(bin, { files: ["charts/switchyard/ci/production-values.yaml"] });
       expect(objects.filter((o) => component(o) === "rabbitmq")).toEqual([]);
@@ -338,7 +352,11 @@ describe.each(HELMS)("$name template", ({ bin }) => {
         expect(monitor.metadata.labels.release).toBe("kube-prometheus-stack");
         for (const endpoint of monitor.spec.endpoints) expect(endpoint.interval).toBe("30s");
       }
-      const broker = get(objects, "ServiceMonitor", "switchyard-rabbitmq").spec.endpoints as Manifest[];
+      // The broker's monitor scrapes its metrics Service, not the one users reach.
+      const brokerMonitor = get(objects, "ServiceMonitor", "switchyard-rabbitmq");
+      const scraped = ofKind(objects, "Service").filter((s) => matches(brokerMonitor.spec.selector.matchLabels, s.metadata.labels));
+      expect(scraped.map((s) => s.metadata.name)).toEqual(["switchyard-rabbitmq-metrics"]);
+      const broker = brokerMonitor.spec.endpoints as Manifest[];
       expect(broker.map((e) => [e.port, e.path])).toEqual([
         ["prometheus", "/metrics"],
         ["prometheus", "/metrics/detailed"],
