@@ -1,18 +1,21 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import rascal, { type BrokerAsPromised, type BrokerConfig } from "rascal";
+import { RECONNECT_BACKOFF } from "./topology.ts";
 
 /**
- * Creates a Rascal broker, retrying with capped exponential backoff (0.5 s doubling to
- * 5 s) until it connects or `signal` aborts; resolves undefined when aborted. A broker
- * that is down at start must not stop a service: callers run this in the background and
- * report the gap through readiness. Once created, Rascal reconnects by itself.
+ * Creates a Rascal broker, retrying with the backoff Rascal itself reconnects with
+ * ({@link RECONNECT_BACKOFF}: 0.5 s doubling to 2 s) until it connects or `signal`
+ * aborts; resolves undefined when aborted. A broker that is down at start must not stop
+ * a service: callers run this in the background and report the gap through readiness.
+ * Once created, Rascal reconnects by itself.
  */
 export async function connectBroker(
   config: BrokerConfig,
   { logger, signal }: { logger: Logger; signal: AbortSignal },
 ): Promise<BrokerAsPromised | undefined> {
-  for (let delayMs = 500; !signal.aborted; delayMs = Math.min(delayMs * 2, 5000)) {
+  const { min, max, factor } = RECONNECT_BACKOFF;
+  for (let delayMs: number = min; !signal.aborted; delayMs = Math.min(delayMs * factor, max)) {
     try {
       const broker = await rascal.BrokerAsPromised.create(config);
       if (!signal.aborted) return broker;

@@ -11,6 +11,6 @@ export { createServers } from "./servers.ts";
 export type { RpcLimits, Servers, ServersOptions } from "./servers.ts";
 export { exitOnSignal, runMain } from "./shutdown.ts";
 export type { ShutdownOptions } from "./shutdown.ts";
-export { TOPOLOGY, rascalConfig } from "./topology.ts";
+export { RECONNECT_BACKOFF, TOPOLOGY, rascalConfig } from "./topology.ts";
 export type { TopologyOptions } from "./topology.ts";
 export { connectBroker, settleWithin } from "./broker.ts";

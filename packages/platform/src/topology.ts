@@ -11,6 +11,15 @@ export const TOPOLOGY = {
   reasonHeader: "x-switchyard-reason",
 } as const;
 
+/**
+ * How both services retry a lost broker connection (Rascal's backoff shape): 0.5 s, then
+ * doubling, each step jittered, to a 2 s cap, forever. The cap bounds how long a service
+ * stays not-ready after the broker is back, whatever the outage's length: at most one
+ * cap to the next attempt, plus connecting. A refused connection attempt costs one TCP
+ * round trip, so a 2 s cap is cheap for the broker even with many replicas.
+ */
+export const RECONNECT_BACKOFF = { min: 500, max: 2000, factor: 2, strategy: "exponential" } as const;
+
 /** Options for {@link rascalConfig}. */
 export interface TopologyOptions {
   /** amqp:// or amqps:// URL; its path is the vhost. */
@@ -39,11 +48,15 @@ export function rascalConfig(options: TopologyOptions) {
       [vhost]: {
         connection: {
           url: options.url,
-          // Reconnect forever with capped, jittered backoff; readiness reports the gap.
-          retry: { min: 500, max: 5000, factor: 2, strategy: "exponential" },
           options: { heartbeat: 10, connection_timeout: 5000 },
           socketOptions: { timeout: 5000 },
         },
+        // Rascal 21 drops `retry` set on `connection` (its configure step keeps only the
+        // URL parts, options, socketOptions and management), so it would reconnect on its
+        // own 1 s to 60 s backoff; it takes a connection's retry from the vhost's
+        // connection defaults. Reconnect forever with capped, jittered backoff; readiness
+        // reports the gap.
+        defaults: { connection: { retry: { ...RECONNECT_BACKOFF } } },
         exchanges: {
           [t.workExchange]: { type: "direct", options: { durable: true } },
           [t.deadExchange]: { type: "fanout", options: { durable: true } },
@@ -101,7 +114,7 @@ export function rascalConfig(options: TopologyOptions) {
             // Hand over the raw bytes: the handler negotiates protobuf or JSON itself.
             contentType: "application/octet-stream",
             closeTimeout: options.closeTimeoutMs ?? 10_000,
-            retry: { min: 500, max: 5000, factor: 2, strategy: "exponential" },
+            retry: { ...RECONNECT_BACKOFF },
           },
         },
       },
