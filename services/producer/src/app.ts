@@ -10,6 +10,7 @@ import { HandlerFleet } from "./observer/fleet.ts";
 import { createProducerMetrics } from "./metrics.ts";
 import { RunManager } from "./runs.ts";
 import { AmqpSender } from "./senders/amqp.ts";
+import { RoundRobinSender } from "./senders/balanced.ts";
 import { ConnectSender } from "./senders/connect.ts";
 import { GrpcSender } from "./senders/grpc.ts";
 import { instrument, type CompareTransport, type Sender } from "./senders/sender.ts";
@@ -55,14 +56,17 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
       "fewer publish channels than the confirm window: Rascal holds a channel per unconfirmed publish, so the pool caps the window",
     );
   }
+  const httpUrls = config.HANDLER_HTTP_URLS.length > 0 ? config.HANDLER_HTTP_URLS : [config.HANDLER_HTTP_URL];
+  const grpcUrls = config.HANDLER_GRPC_URLS.length > 0 ? config.HANDLER_GRPC_URLS : [config.HANDLER_GRPC_URL];
+  // Pinned: one connection to the first URL as given. Balanced: round robin over every resolved address.
+  const rpcSender = (transport: CompareTransport, urls: string[], connect: (url: string) => Sender): Sender =>
+    config.HANDLER_RPC_BALANCING === "off" ? connect(urls[0]!) : new RoundRobinSender(transport, new HandlerDirectory(urls), connect);
   const senders: Record<CompareTransport, Sender> = {
-    grpc: instrument(new GrpcSender(config.HANDLER_GRPC_URL), metrics),
-    connect: instrument(new ConnectSender(config.HANDLER_HTTP_URL), metrics),
+    grpc: instrument(rpcSender("grpc", grpcUrls, (url) => new GrpcSender(url)), metrics),
+    connect: instrument(rpcSender("connect", httpUrls, (url) => new ConnectSender(url)), metrics),
     amqp: instrument(amqp, metrics),
   };
-  const probe = new HandlerFleet(
-    new HandlerDirectory(config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : [config.HANDLER_HTTP_URL]),
-  );
+  const probe = new HandlerFleet(new HandlerDirectory(config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : httpUrls));
   const background = new BackgroundLoad({
     rates: { grpc: config.BACKGROUND_RATE_GRPC, connect: config.BACKGROUND_RATE_CONNECT, amqp: config.BACKGROUND_RATE_AMQP },
     payloadBytes: config.BACKGROUND_PAYLOAD_BYTES,

@@ -14,6 +14,7 @@ import {
   markdownReport,
   phaseNotes,
   phaseStateName,
+  replicaShares,
   runStateName,
   textTable,
   throughputRatios,
@@ -97,8 +98,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (producerUrl === undefined) {
       await ensureBroker(options.amqpUrl, say);
-      say(`starting the handler and the producer (logs in ${relative(process.cwd(), outDir) || "."})`);
-      services = await startLocalServices(options.amqpUrl, outDir);
+      const handlers = options.handlers === 1 ? "the handler" : `${options.handlers} handlers`;
+      say(`starting ${handlers} and the producer (logs in ${relative(process.cwd(), outDir) || "."})`);
+      services = await startLocalServices(options.amqpUrl, outDir, { handlers: options.handlers, rpcBalancing: options.rpcBalancing });
       producerUrl = services.producerUrl;
     }
     const client = createClient(ProducerService, createConnectTransport({ baseUrl: producerUrl, httpVersion: "1.1" }));
@@ -148,7 +150,9 @@ async function main(argv: string[]): Promise<number> {
     const context = {
       command: ["npm run compare --", ...argv].join(" ").replace(/ --$/, ""),
       startedAt,
-      target: services ? `handler and producer started locally (${services.handlerUrl}), broker ${new URL(options.amqpUrl).host}` : `producer at ${producerUrl}`,
+      target: services
+        ? `${services.handlerUrls.length === 1 ? "handler" : `${services.handlerUrls.length} handlers`} and producer started locally (${services.handlerUrls.join(", ")}; RPC balancing ${options.rpcBalancing}), broker ${new URL(options.amqpUrl).host}`
+        : `producer at ${producerUrl}`,
       machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
       node: process.version,
     };
@@ -160,6 +164,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(jsonReport(run, context));
     } else {
       const notes = [...run.notes, ...phaseNotes(rows)];
+      const shares = replicaShares(rows);
       process.stdout.write(
         [
           "",
@@ -167,6 +172,7 @@ async function main(argv: string[]): Promise<number> {
           "",
           "throughput relative to the fastest:",
           ...throughputRatios(rows).map((line) => `  ${line}`),
+          ...(shares.length > 0 ? ["", "each handler's share of a phase's messages:", ...shares.map((line) => `  ${line}`)] : []),
           ...(notes.length > 0 ? ["", "notes:", ...notes.map((note) => `  - ${note}`)] : []),
           "",
         ].join("\n") + "\n",

@@ -36,11 +36,24 @@ export const producerEnvSchema = z.object({
   /** The handler's HTTP/1.1 listener: Connect JSON sends. */
   HANDLER_HTTP_URL: url("http://127.0.0.1:8080", ["http:", "https:"]),
   /**
-   * Where to ask every handler replica's ObservationService: comma-separated HTTP base
-   * URLs, each standing for every address its host resolves to (a headless Service
-   * name in a cluster: one A record per ready pod). Empty: HANDLER_HTTP_URL.
+   * Every handler replica's HTTP/1.1 listener, comma-separated, for Connect sends when
+   * balancing; each URL stands for every address its host resolves to (a headless
+   * Service name in a cluster: one A record per ready pod). Empty: HANDLER_HTTP_URL.
+   */
+  HANDLER_HTTP_URLS: urlList(["http:", "https:"]),
+  /** Every handler replica's h2c listener, as HANDLER_HTTP_URLS. Empty: HANDLER_GRPC_URL. */
+  HANDLER_GRPC_URLS: urlList(["http:", "https:"]),
+  /**
+   * Where to ask every handler replica's ObservationService, as HANDLER_HTTP_URLS.
+   * Empty: the HTTP URLs above.
    */
   HANDLER_OBSERVATION_URLS: urlList(["http:", "https:"]),
+  /**
+   * How the RPC senders spread Work over handler replicas: `round_robin` sends each
+   * message to the next resolved address in turn (addresses resolved again every 10 s);
+   * `off` keeps one connection to the first URL as given, as a plain client would.
+   */
+  HANDLER_RPC_BALANCING: z.enum(["round_robin", "off"]).default("round_robin"),
   /** The handler's h2c listener: gRPC sends. */
   HANDLER_GRPC_URL: url("http://127.0.0.1:8081", ["http:", "https:"]),
   /**

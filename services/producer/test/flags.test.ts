@@ -98,4 +98,13 @@ describe("sizes and durations", () => {
     ["1m", 60000],
     ["2", 2000],
   ])("%s is %d ms", (text, ms) => expect(parseDuration("--duration", text)).toBe(ms));
+
+  it("reads --handlers and --rpc-balancing for local runs only", () => {
+    expect(parseFlags([])).toMatchObject({ handlers: 1, rpcBalancing: "round_robin" });
+    expect(parseFlags(["--handlers", "3", "--rpc-balancing", "off"])).toMatchObject({ handlers: 3, rpcBalancing: "off" });
+    expect(usage(["--handlers", "0"])).toBe('--handlers must be between 1 and 16 (got "0")');
+    expect(usage(["--rpc-balancing", "random"])).toBe('--rpc-balancing must be round_robin or off (got "random")');
+    expect(usage(["--producer-url", "http://127.0.0.1:8080", "--handlers", "2"])).toMatch(/^--handlers only applies when compare starts the services/);
+  });
 });
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { COLUMNS, formatBytes, formatMs, markdownTable, textTable, throughputRatios, type Row } from "../src/compare/report.ts";
+import { COLUMNS, formatBytes, formatMs, markdownTable, replicaShares, textTable, throughputRatios, type Row } from "../src/compare/report.ts";
 
 function row(transport: string, payloadBytes: number, throughput: number, extra: Partial<Row> = {}): Row {
   return {
@@ -29,6 +29,8 @@ function row(transport: string, payloadBytes: number, throughput: number, extra:
     received: 100,
     elapsedMs: 1000,
     notes: [],
+    replicas: [],
+    lossBasis: "handler ledger",
     ...extra,
   };
 }
@@ -60,4 +62,16 @@ describe("report", () => {
     expect([formatBytes(0), formatBytes(1536), formatBytes(16384), formatBytes(1048576)]).toEqual(["0 B", "1.5 KiB", "16 KiB", "1 MiB"]);
     expect([formatMs(0), formatMs(0.1234), formatMs(12.345), formatMs(1234.5)]).toEqual(["0", "0.123", "12.3", "1,235"]);
   });
+
+  it("shows each handler's share of a phase once more than one took part, naming restarted ones by incarnation", () => {
+    expect(replicaShares([row("grpc", 64, 10, { replicas: [{ handlerId: "h-1", incarnationId: "aaaaaaaa", handled: 100 }] })])).toEqual([]);
+    const replica = (handlerId: string, incarnationId: string, handled: number) => ({ handlerId, incarnationId, handled });
+    expect(
+      replicaShares([
+        row("grpc", 64, 10, { replicas: [replica("h-1", "a1", 100)] }),
+        row("amqp", 64, 10, { replicas: [replica("h-2", "b1", 50), replica("h-1", "a1", 30), replica("h-1", "c2", 20)] }),
+      ]),
+    ).toEqual(["grpc 64 B: h-1 100%", "amqp 64 B: h-1/a1 30% · h-1/c2 20% · h-2 50%"]);
+  });
 });
+

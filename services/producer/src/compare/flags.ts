@@ -23,6 +23,10 @@ export interface CompareOptions {
   out: string | undefined;
   json: boolean;
   spec: RunSpec;
+  /** Local handler processes to start. Local mode only. */
+  handlers: number;
+  /** How the local producer's RPC senders spread over the handlers. Local mode only. */
+  rpcBalancing: "round_robin" | "off";
 }
 
 /** Each RunSpec field's flag, so a SpecError names what the user typed. */
@@ -53,6 +57,11 @@ Target
                        kubectl port-forward svc/producer 8080); nothing is started.
   --amqp-url URL       Broker for the local handler and producer
                        (default amqp://guest:guest@127.0.0.1:5672/). Local mode only.
+  --handlers N         Start N handler processes (default 1): competing AMQP consumers,
+                       and RPC targets. The report shows each one's share. Local mode only.
+  --rpc-balancing M    round_robin (default): the RPC senders send each message to the
+                       next handler in turn; off: one connection to the first handler,
+                       as a plain client behind a ClusterIP Service. Local mode only.
 
 What to send
   --transports LIST    Comma-separated transports, measured in this order
@@ -101,6 +110,8 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
         help: { type: "boolean", short: "h" },
         "producer-url": { type: "string" },
         "amqp-url": { type: "string" },
+        handlers: { type: "string" },
+        "rpc-balancing": { type: "string" },
         transports: { type: "string" },
         payloads: { type: "string" },
         concurrency: { type: "string" },
@@ -119,7 +130,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   }
   const values = parsed.values;
   if (values.help) {
-    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema) };
+    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin" };
   }
 
   const producerUrl = values["producer-url"];
@@ -132,6 +143,17 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   }
   if (producerUrl !== undefined && values["amqp-url"] !== undefined) {
     throw new UsageError("--amqp-url only applies when compare starts the services; a running producer uses its own AMQP_URL");
+  }
+  for (const flag of ["handlers", "rpc-balancing"] as const) {
+    if (producerUrl !== undefined && values[flag] !== undefined) {
+      throw new UsageError(`--${flag} only applies when compare starts the services; a running producer has its own handlers`);
+    }
+  }
+  const handlers = values.handlers !== undefined ? parseWhole("--handlers", values.handlers) : 1;
+  if (handlers < 1 || handlers > 16) throw new UsageError(`--handlers must be between 1 and 16 (got ${JSON.stringify(values.handlers)})`);
+  const rpcBalancing = values["rpc-balancing"] ?? "round_robin";
+  if (rpcBalancing !== "round_robin" && rpcBalancing !== "off") {
+    throw new UsageError(`--rpc-balancing must be round_robin or off (got ${JSON.stringify(rpcBalancing)})`);
   }
   if (values.rate !== undefined && values.concurrency !== undefined) {
     throw new UsageError("use either --rate (open loop) or --concurrency (closed loop), not both");
@@ -162,7 +184,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
     if (error instanceof SpecError) throw new UsageError(`${FLAG_OF_FIELD[error.field] ?? error.field} ${error.problem}`);
     throw error;
   }
-  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec };
+  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing };
 }
 
 /** `--rate -3` → `--rate=-3`, so a negative value reaches validation instead of reading as a flag. */

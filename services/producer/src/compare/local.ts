@@ -14,10 +14,19 @@ interface Child {
   exited: Promise<number | null>;
 }
 
-/** The handler and producer running locally for one comparison. */
+/** How many handlers to start and how the producer's RPC senders spread over them. */
+export interface LocalOptions {
+  /** Handler processes, each its own replica: competing AMQP consumers, RPC targets. */
+  handlers: number;
+  /** The producer's HANDLER_RPC_BALANCING. */
+  rpcBalancing: "round_robin" | "off";
+}
+
+/** The handlers and producer running locally for one comparison. */
 export interface LocalServices {
   producerUrl: string;
-  handlerUrl: string;
+  /** Every handler's HTTP listener, in start order. */
+  handlerUrls: string[];
   /** Stops both processes (SIGTERM, then SIGKILL after a grace period). */
   stop(): Promise<void>;
   /** Kills both processes at once (SIGKILL), for a second Ctrl-C. */
@@ -76,9 +85,10 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-function start(name: "handler" | "producer", env: Record<string, string>, logDir: string): Child {
+function start(name: string, env: Record<string, string>, logDir: string): Child {
+  const service = name.startsWith("handler") ? "handler" : "producer";
   const log = createWriteStream(join(logDir, `${name}.log`));
-  const child = spawn(process.execPath, [join(ROOT, `services/${name}/src/main.ts`)], {
+  const child = spawn(process.execPath, [join(ROOT, `services/${service}/src/main.ts`)], {
     cwd: ROOT,
     // A small, explicit environment: a stray variable in the caller's shell must not change the figures.
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", BIND_HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
@@ -124,41 +134,51 @@ async function stopChild({ child, exited }: Child, graceMs: number): Promise<voi
 }
 
 /**
- * Starts the handler and the producer from this checkout on free loopback ports, with
- * their logs in `logDir`, and resolves once both are ready.
+ * Starts `handlers` handlers and the producer from this checkout on free loopback
+ * ports, with their logs in `logDir`, and resolves once all are ready. One handler logs
+ * to handler.log, several to handler-1.log, handler-2.log, ….
  */
-export async function startLocalServices(amqpUrl: string, logDir: string): Promise<LocalServices> {
-  const [handlerHttp, handlerH2c, producerHttp, producerH2c] = await freePorts(4);
-  const handlerUrl = `http://127.0.0.1:${handlerHttp}`;
-  const handler = start("handler", {
-    HTTP_PORT: String(handlerHttp),
-    H2C_PORT: String(handlerH2c),
-    AMQP_URL: amqpUrl,
-    HANDLER_ID: "compare-handler",
-  }, logDir);
+export async function startLocalServices(amqpUrl: string, logDir: string, options: LocalOptions = { handlers: 1, rpcBalancing: "round_robin" }): Promise<LocalServices> {
+  const ports = await freePorts(2 * options.handlers + 2);
+  const [producerHttp, producerH2c] = ports.splice(0, 2);
+  const handlers = Array.from({ length: options.handlers }, (_, index) => {
+    const [http, h2c] = [ports[2 * index]!, ports[2 * index + 1]!];
+    const name = options.handlers === 1 ? "handler" : `handler-${index + 1}`;
+    const child = start(name, { HTTP_PORT: String(http), H2C_PORT: String(h2c), AMQP_URL: amqpUrl, HANDLER_ID: `compare-${name}` }, logDir);
+    return { child, httpUrl: `http://127.0.0.1:${http}`, h2cUrl: `http://127.0.0.1:${h2c}` };
+  });
+  const handlerUrls = handlers.map((handler) => handler.httpUrl);
   const producer = start("producer", {
     HTTP_PORT: String(producerHttp),
     H2C_PORT: String(producerH2c),
     AMQP_URL: amqpUrl,
     PRODUCER_ID: "compare",
-    HANDLER_HTTP_URL: handlerUrl,
-    HANDLER_GRPC_URL: `http://127.0.0.1:${handlerH2c}`,
+    HANDLER_HTTP_URL: handlerUrls[0]!,
+    HANDLER_GRPC_URL: handlers[0]!.h2cUrl,
+    HANDLER_HTTP_URLS: handlerUrls.join(","),
+    HANDLER_GRPC_URLS: handlers.map((handler) => handler.h2cUrl).join(","),
+    HANDLER_OBSERVATION_URLS: handlerUrls.join(","),
+    HANDLER_RPC_BALANCING: options.rpcBalancing,
   }, logDir);
+  const children = [producer, ...handlers.map((handler) => handler.child)];
   const stop = async () => {
-    // The producer first: it may still be sending to the handler.
+    // The producer first: it may still be sending to the handlers.
     await stopChild(producer, 10_000);
-    await stopChild(handler, 10_000);
+    await Promise.all(handlers.map((handler) => stopChild(handler.child, 10_000)));
   };
   try {
-    await Promise.all([waitReady(handlerUrl, handler, 30_000, logDir), waitReady(`http://127.0.0.1:${producerHttp}`, producer, 30_000, logDir)]);
+    await Promise.all([
+      ...handlers.map((handler) => waitReady(handler.httpUrl, handler.child, 30_000, logDir)),
+      waitReady(`http://127.0.0.1:${producerHttp}`, producer, 30_000, logDir),
+    ]);
   } catch (error) {
     await stop();
     throw error;
   }
   const kill = () => {
-    for (const { child } of [producer, handler]) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   };
   // Should compare itself end abruptly, take the services along.
   process.once("exit", kill);
-  return { producerUrl: `http://127.0.0.1:${producerHttp}`, handlerUrl, stop, kill };
+  return { producerUrl: `http://127.0.0.1:${producerHttp}`, handlerUrls, stop, kill };
 }

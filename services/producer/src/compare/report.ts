@@ -1,6 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
-import { PhaseState, RunSchema, RunState, type PhaseResult, type Run } from "@switchyard/contracts";
+import { LossBasis, PhaseState, RunSchema, RunState, type PhaseResult, type Run } from "@switchyard/contracts";
 
 /** One row of the comparison table, as plain values. */
 export interface Row {
@@ -32,6 +32,10 @@ export interface Row {
   received: number | undefined;
   elapsedMs: number;
   notes: string[];
+  /** Each handler incarnation's share of the phase: distinct sequences it handled. */
+  replicas: Array<{ handlerId: string; incarnationId: string; handled: number }>;
+  /** How lost was established: `handler ledger`, `broker counts` or `unknown`. */
+  lossBasis: string;
 }
 
 const PHASE_STATE_NAMES: Record<number, string> = {
@@ -44,6 +48,34 @@ const PHASE_STATE_NAMES: Record<number, string> = {
   [PhaseState.STOPPED]: "stopped",
   [PhaseState.SKIPPED]: "skipped",
 };
+
+const LOSS_BASIS_NAMES: Record<number, string> = {
+  [LossBasis.HANDLER_LEDGER]: "handler ledger",
+  [LossBasis.BROKER_COUNTS]: "broker counts",
+  [LossBasis.UNKNOWN]: "unknown",
+};
+
+/**
+ * Each handler's share of each phase, when more than one handler incarnation took part
+ * in any phase, e.g. `grpc 64 B: compare-handler-1 34% · compare-handler-2 33% · …`.
+ * Shares are of the distinct sequences handled; a restarted handler appears once per
+ * incarnation.
+ */
+export function replicaShares(rows: readonly Row[]): string[] {
+  if (!rows.some((row) => row.replicas.length > 1)) return [];
+  return rows.map((row) => {
+    const total = row.replicas.reduce((sum, replica) => sum + replica.handled, 0);
+    const incarnations = new Map<string, number>();
+    for (const replica of row.replicas) incarnations.set(replica.handlerId, (incarnations.get(replica.handlerId) ?? 0) + 1);
+    const parts = [...row.replicas]
+      .sort((a, b) => a.handlerId.localeCompare(b.handlerId))
+      .map((replica) => {
+        const name = (incarnations.get(replica.handlerId) ?? 0) > 1 ? `${replica.handlerId}/${replica.incarnationId.slice(0, 6)}` : replica.handlerId;
+        return `${name} ${total > 0 ? Math.round((100 * replica.handled) / total) : 0}%`;
+      });
+    return `${row.transport} ${formatBytes(row.payloadBytes)}: ${parts.join(" · ") || dash}`;
+  });
+}
 
 /** A phase's state in words. */
 export function phaseStateName(state: PhaseState): string {
@@ -81,7 +113,7 @@ export function toRow(phase: PhaseResult): Row {
     notSent: Number(phase.notSent),
     scheduleLagP50Ms: phase.scheduleLag?.p50Ms,
     scheduleLagP99Ms: phase.scheduleLag?.p99Ms,
-    lost: tracked ? Number(ledger!.lost) : undefined,
+    lost: tracked && ledger!.lost !== undefined ? Number(ledger!.lost) : undefined,
     duplicated: tracked ? Number(ledger!.duplicated) : undefined,
     producerCpuMsPer1k: phase.producerCpuMsPer1k,
     handlerCpuMsPer1k: phase.handlerCpuMsPer1k,
@@ -93,6 +125,12 @@ export function toRow(phase: PhaseResult): Row {
     received: tracked ? Number(ledger!.received) : undefined,
     elapsedMs: phase.elapsed ? durationMs(phase.elapsed) : 0,
     notes: [...phase.notes],
+    replicas: (ledger?.replicas ?? []).map((replica) => ({
+      handlerId: replica.handlerId,
+      incarnationId: replica.incarnationId,
+      handled: Number(replica.handled),
+    })),
+    lossBasis: LOSS_BASIS_NAMES[ledger?.lossBasis ?? LossBasis.UNSPECIFIED] ?? "unknown",
   };
 }
 
@@ -191,8 +229,8 @@ export function phaseNotes(rows: readonly Row[]): string[] {
  */
 export function detailsMarkdown(rows: readonly Row[]): string {
   const header =
-    "| transport | payload | state | p90 ms | max ms | schedule lag p50 ms | schedule lag p99 ms | one-way p50 ms | one-way p99 ms | outcomes | not sent | sent | acknowledged | received |";
-  const rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|";
+    "| transport | payload | state | p90 ms | max ms | schedule lag p50 ms | schedule lag p99 ms | one-way p50 ms | one-way p99 ms | outcomes | not sent | sent | acknowledged | received | loss established by |";
+  const rule = "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|";
   const lines = rows.map((row) =>
     `| ${[
       row.transport,
@@ -209,6 +247,7 @@ export function detailsMarkdown(rows: readonly Row[]): string {
       integer.format(row.sent),
       integer.format(row.acknowledged),
       optional(row.received, (value) => integer.format(value)),
+      row.lossBasis,
     ].join(" | ")} |`,
   );
   return [header, rule, ...lines].join("\n");
@@ -254,6 +293,9 @@ export function markdownReport(run: Run, context: ReportContext): string {
     "",
     ...throughputRatios(rows).map((line) => `- ${line}`),
     "",
+    ...(replicaShares(rows).length > 0
+      ? ["Each handler's share of a phase's messages:", "", ...replicaShares(rows).map((line) => `- ${line}`), ""]
+      : []),
     "## Details",
     "",
     detailsMarkdown(rows),

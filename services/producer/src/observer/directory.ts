@@ -33,7 +33,10 @@ async function addressesOf(hostname: string): Promise<string[]> {
   const bare = hostname.replace(/^\[|\]$/g, "");
   if (isIP(bare)) return [bare];
   try {
-    return (await lookup(bare, { all: true })).map((entry) => entry.address);
+    const found = await lookup(bare, { all: true });
+    // One family only: a dual-stack name (localhost, a dual-stack pod) lists each host twice.
+    const v4 = found.filter((entry) => entry.family === 4);
+    return (v4.length > 0 ? v4 : found).map((entry) => entry.address);
   } catch {
     return [];
   }
