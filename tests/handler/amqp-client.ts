@@ -51,7 +51,8 @@ export async function consumerConnections(vhost: string): Promise<string[]> {
     const onWork = listed.filter((consumer) => consumer.queue.name === "switchyard.work");
     return onWork.length > 0 ? onWork : undefined;
   });
-  return [...new Set(consumers.map((consumer) => consumer.channel_details.connection_name))];
+  // eventually resolves only with a truthy value.
+  return [...new Set(consumers!.map((consumer) => consumer.channel_details.connection_name))];
 }
 
 /** Closes a connection from the broker's side, as `rabbitmqctl close_connection` does. */

@@ -158,7 +158,8 @@ describe("handler fed generated AMQP messages (property)", () => {
             const delta = (outcome: string) => now[outcome]! - before[outcome]!;
             return delta("ok") + delta("duplicate") + delta("dead_lettered") === batch.length ? now : undefined;
           };
-          const after = await eventually(settled, 30_000, 100);
+          // eventually resolves only with a truthy value.
+          const after = (await eventually(settled, 30_000, 100))!;
           const dead = await takeMessages(vhost.name, "switchyard.work.dead", batch.length + 1);
           const deadIds = dead.map((entry) => entry.properties.message_id ?? "");
           expect(new Set(deadIds).size).toBe(deadIds.length); // none twice

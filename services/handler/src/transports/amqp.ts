@@ -56,6 +56,8 @@ export class AmqpConsumer {
   #broker: BrokerAsPromised | undefined;
   #session: ConsumerSession | undefined;
   readonly #stopping = new AbortController();
+  /** Resolves when {@link stopConsuming} is called; one promise, so waiting adds no listeners. */
+  readonly #stopped: Promise<void>;
   #running: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<void>>();
 
@@ -64,6 +66,7 @@ export class AmqpConsumer {
     const [vhost] = Object.keys(options.rascal.vhosts ?? {});
     if (vhost === undefined) throw new Error("the Rascal configuration declares no vhost");
     this.#vhost = vhost;
+    this.#stopped = new Promise((resolve) => this.#stopping.signal.addEventListener("abort", () => resolve(), { once: true }));
     options.readiness.require(BROKER_CONDITION);
   }
 
@@ -84,7 +87,9 @@ export class AmqpConsumer {
   async stopConsuming(): Promise<void> {
     const { logger, closeTimeoutMs } = this.#options;
     this.#stopping.abort();
-    await this.#running;
+    // Opening a session can wait on a broker that stopped answering until the heartbeat
+    // gives up: bound it like the other steps.
+    if (this.#running) await settleWithin(this.#running, { logger, timeoutMs: closeTimeoutMs, what: "stopping the consumer loop" });
     const session = this.#session;
     if (session) await settleWithin(session.cancel(), { logger, timeoutMs: closeTimeoutMs, what: "cancelling the consumer" });
     await settleWithin(Promise.all(this.#inFlight), { logger, timeoutMs: closeTimeoutMs, what: "settling in-flight messages" });
@@ -132,8 +137,7 @@ export class AmqpConsumer {
         retryMs = RETRY_MIN_MS;
         readiness.set(BROKER_CONDITION, true);
         logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
-        const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-        const lost = await Promise.race([session.closed, stopped]);
+        const lost = await Promise.race([session.closed, this.#stopped]);
         // Stopping keeps the session: stopConsuming cancels it and lets in-flight messages settle.
         if (signal.aborted) return;
         readiness.set(BROKER_CONDITION, false);
