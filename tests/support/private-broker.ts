@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,12 +13,37 @@ export interface PrivateBroker {
   url: string;
   /** Erlang node name, for rabbitmqctl -n. */
   node: string;
+  /** The AMQP port, on every address the node listens on. */
+  port: number;
+  /** Runs `rabbitmqctl -q -n <node> <args>` and resolves with its standard output. */
+  ctl(...args: string[]): Promise<string>;
   /** Stops the RabbitMQ application, leaving the Erlang node up (connections drop). */
   stopApp(): Promise<void>;
   /** Starts the application again and waits until it accepts AMQP connections. */
   startApp(): Promise<void>;
+  /**
+   * Kills the Erlang VM with SIGKILL, as a crash or the OOM killer would: no clean
+   * shutdown. Resolves once the AMQP port is closed. {@link start} brings it back.
+   */
+  kill(): Promise<void>;
+  /** Starts the node again after {@link kill}, on the same ports and data directory, and waits until it accepts AMQP connections. */
+  start(): Promise<void>;
   /** Stops the node and removes its files. */
   destroy(): Promise<void>;
+}
+
+/** Options for {@link startPrivateBroker}. */
+export interface PrivateBrokerOptions {
+  /**
+   * Address the AMQP listener binds (default 127.0.0.1), and the host of `url`. Pass the
+   * host's address on a network namespace's veth pair to let processes inside reach it.
+   */
+  bindAddress?: string;
+  /**
+   * Lets guest log in from any address, not only loopback (RabbitMQ's default refuses
+   * it). Only for a node bound where the test's own namespaces can reach it.
+   */
+  guestFromAnywhere?: boolean;
 }
 
 /** Asks the OS for a free loopback TCP port. */
@@ -33,9 +58,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function accepts(port: number): Promise<boolean> {
+async function accepts(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const client = connect(port, "127.0.0.1");
+    const client = connect(port, host);
     client.once("connect", () => {
       client.destroy();
       resolve(true);
@@ -44,9 +69,9 @@ async function accepts(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, open: boolean, timeoutMs: number): Promise<void> {
+async function waitForPort(port: number, open: boolean, timeoutMs: number, host = "127.0.0.1"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await accepts(port)) !== open) {
+  while ((await accepts(port, host)) !== open) {
     if (Date.now() > deadline) throw new Error(`port ${port} did not ${open ? "open" : "close"} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -57,7 +82,7 @@ async function waitForPort(port: number, open: boolean, timeoutMs: number): Prom
  * directory owned by the `rabbitmq` user (which Debian's scripts run as), on free ports,
  * with no plugins. Ready in roughly 10-15 s. Needs root, as the Debian scripts do.
  */
-export async function startPrivateBroker(): Promise<PrivateBroker> {
+export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
   if (process.getuid?.() !== 0) throw new Error("a private RabbitMQ node needs root (Debian's scripts switch to the rabbitmq user)");
   const [amqpPort, distPort] = [await freePort(), await freePort()];
   const name = `switchyard-test-${amqpPort}`;
@@ -65,13 +90,13 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
   const dir = mkdtempSync(join(tmpdir(), "switchyard-broker-"));
   const { stdout: uid } = await run("id", ["-u", "rabbitmq"]);
   const { stdout: gid } = await run("id", ["-g", "rabbitmq"]);
-  writeFileSync(join(dir, "rabbitmq.conf"), "loopback_users.guest = true\n");
+  writeFileSync(join(dir, "rabbitmq.conf"), `loopback_users.guest = ${options.guestFromAnywhere ? "false" : "true"}\n`);
   writeFileSync(join(dir, "enabled_plugins"), "[].\n");
   chownSync(dir, Number(uid), Number(gid));
   const env = {
     ...process.env,
     RABBITMQ_NODENAME: node,
-    RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+    RABBITMQ_NODE_IP_ADDRESS: options.bindAddress ?? "127.0.0.1",
     RABBITMQ_NODE_PORT: String(amqpPort),
     RABBITMQ_DIST_PORT: String(distPort),
     RABBITMQ_MNESIA_BASE: join(dir, "mnesia"),
@@ -82,24 +107,42 @@ export async function startPrivateBroker(): Promise<PrivateBroker> {
     HOME: "/var/lib/rabbitmq",
   };
   // Run the node in the foreground under `su` so its output stays in our directory.
-  const child: ChildProcess = spawn(
-    "su",
-    ["rabbitmq", "-s", "/bin/sh", "-c", `cd ${dir} && exec /usr/lib/rabbitmq/bin/rabbitmq-server > ${dir}/out.log 2>&1`],
-    { env, stdio: "ignore", detached: true },
-  );
-  child.unref();
+  const spawnNode = () => {
+    const child: ChildProcess = spawn(
+      "su",
+      ["rabbitmq", "-s", "/bin/sh", "-c", `cd ${dir} && exec /usr/lib/rabbitmq/bin/rabbitmq-server >> ${dir}/out.log 2>&1`],
+      { env, stdio: "ignore", detached: true },
+    );
+    child.unref();
+  };
   const ctl = (...args: string[]) => run("rabbitmqctl", ["-q", "-n", node, ...args], { env, timeout: 60_000 });
-  await waitForPort(amqpPort, true, 60_000);
+  const host = options.bindAddress ?? "127.0.0.1";
+  const waitFor = (open: boolean, timeoutMs: number) => waitForPort(amqpPort, open, timeoutMs, host);
+  spawnNode();
+  await waitFor(true, 60_000);
   return {
-    url: `amqp://guest:guest@127.0.0.1:${amqpPort}/`,
+    url: `amqp://guest:guest@${host}:${amqpPort}/`,
     node,
+    port: amqpPort,
+    ctl: async (...args) => (await ctl(...args)).stdout,
     stopApp: async () => {
       await ctl("stop_app");
-      await waitForPort(amqpPort, false, 30_000);
+      await waitFor(false, 30_000);
     },
     startApp: async () => {
       await ctl("start_app");
-      await waitForPort(amqpPort, true, 60_000);
+      await waitFor(true, 60_000);
+    },
+    kill: async () => {
+      // The VM writes its OS pid to RABBITMQ_PID_FILE once booted.
+      const pid = Number(readFileSync(join(dir, "pid"), "utf8").trim());
+      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${join(dir, "pid")}`);
+      process.kill(pid, "SIGKILL");
+      await waitFor(false, 30_000);
+    },
+    start: async () => {
+      spawnNode();
+      await waitFor(true, 90_000);
     },
     destroy: async () => {
       await ctl("stop").catch(() => undefined);

@@ -1,0 +1,205 @@
+// Hostile input while valid traffic flows, on this file's RabbitMQ node (a malformed
+// x-death header can crash RabbitMQ 3.10's dead-letter worker for the whole node, so
+// never on the shared broker): hostile AMQP messages, HTTP/2 rapid reset against the
+// h2c port, and 10,000 slow connections against the HTTP/1.1 port. See docs/reliability.md.
+import amqp from "amqplib";
+import { connect as h2connect, constants as h2, type ClientHttp2Session } from "node:http2";
+import { connect as tcpConnect, type Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { eventually } from "../support/broker.ts";
+import { useCleanup } from "../support/cleanup.ts";
+import { usePrivateNode } from "./support/broker-node.ts";
+import { startHandlerProcess, type HandlerProcess } from "./support/handler-process.ts";
+import { hostileMessages } from "./support/hostile.ts";
+import { ScenarioLedger } from "./support/ledger.ts";
+import { startAmqpLoad, startRpcLoad } from "./support/load.ts";
+import { expectNothingLost, settle } from "./support/scenario.ts";
+import { newRunId, sequenceOf } from "./support/work.ts";
+
+describe("reliability: hostile input", () => {
+  const node = usePrivateNode();
+  const cleanup = useCleanup();
+
+  async function handler(amqpUrl: string): Promise<HandlerProcess> {
+    const started = await startHandlerProcess({ env: { AMQP_URL: amqpUrl, SHUTDOWN_GRACE_MS: "3000" } });
+    cleanup.push(() => started.stop(5_000));
+    await eventually(async () => (await started.readyz()) === 200, 30_000, 100);
+    return started;
+  }
+
+  const rss = async (target: HandlerProcess) => Math.round((await target.metric("process_resident_memory_bytes")) / 2 ** 20);
+
+  it("hostile AMQP messages mixed with valid ones", async () => {
+    const vhost = await node().vhost("hostile");
+    const target = await handler(vhost.url);
+    const runId = newRunId("valid");
+    const hostileRun = newRunId("hostile");
+    const ledger = new ScenarioLedger("hostile AMQP messages");
+    const hostile = hostileMessages(hostileRun);
+    const startPid = target.child.pid;
+
+    // Valid load throughout; every hostile message goes out in the middle of it.
+    const load = startAmqpLoad({ ledger, runId, url: vhost.url, rate: 100, maxMessages: 600 });
+    cleanup.push(() => load.stop());
+    await eventually(() => ledger.acknowledgedCount >= 100, 20_000, 100);
+    const connection = await amqp.connect(vhost.url);
+    cleanup.push(() => connection.close().catch(() => undefined));
+    const channel = await connection.createConfirmChannel();
+    for (const message of hostile) {
+      channel.publish("switchyard.work", "work", message.body, { persistent: true, mandatory: true, ...message.properties });
+    }
+    await channel.waitForConfirms();
+    await connection.close();
+    await eventually(() => load.sent >= 600, 30_000, 100);
+    await load.stop();
+
+    const { figures, deadLetters } = await settle({
+      ledger,
+      runId,
+      ctl: vhost.ctl,
+      vhost: vhost.name,
+      amqpUrl: vhost.url,
+      handlers: [target],
+      otherDeadLetters: (letters) => letters.filter((letter) => sequenceOf(hostileRun, letter.messageId) !== undefined).length,
+    });
+    expect(target.running, "handler still running").toBe(true);
+    expect(target.child.pid, "the same process: no crash and restart").toBe(startPid);
+    expectNothingLost(figures);
+    expect(figures.deadLettered, "valid neighbours are not dead-lettered").toBe(0);
+
+    // Every hostile message is handled or dead-lettered with its reason, and not both.
+    const hostileReport = await target.report(hostileRun);
+    const handled = new Set<number>();
+    for (const { first, last } of hostileReport.ranges) for (let n = first; n <= last; n++) handled.add(n);
+    const dead = new Map<number, unknown>();
+    for (const letter of deadLetters) {
+      const n = sequenceOf(hostileRun, letter.messageId);
+      if (n === undefined) continue;
+      expect(dead.has(n), `message ${n} dead-lettered twice`).toBe(false);
+      dead.set(n, letter.reason ?? letter.death);
+    }
+    hostile.forEach((message, index) => {
+      const n = index + 1;
+      const outcome = handled.has(n) ? "handled" : dead.has(n) ? "dead-lettered" : "missing";
+      if (!message.validWork) expect(outcome, `${message.what}`).toBe("dead-lettered");
+      else expect(["handled", "dead-lettered"], `${message.what}`).toContain(outcome);
+      if (outcome === "dead-lettered") expect(dead.get(n), `reason for ${message.what}`).toBeTruthy();
+      expect(handled.has(n) && dead.has(n), `${message.what} handled and dead-lettered`).toBe(false);
+    });
+    expect(hostileReport.duplicates, "hostile messages handled twice").toBe(0);
+  }, 120_000);
+
+  it("HTTP/2 rapid reset on the h2c port while valid gRPC and Connect calls flow", async () => {
+    const vhost = await node().vhost("reset");
+    const target = await handler(vhost.url);
+    const runId = newRunId("reset");
+    const ledger = new ScenarioLedger("HTTP/2 rapid reset");
+    const grpcLoad = startRpcLoad({ ledger, runId, transport: "grpc", baseUrl: target.h2cUrl, rate: 50, maxMessages: 2_000 });
+    const connectLoad = startRpcLoad({ ledger, runId, transport: "connect", baseUrl: target.httpUrl, rate: 20, maxMessages: 1_000, sequenceOffset: 1_000_000 });
+    cleanup.push(() => grpcLoad.stop(), () => connectLoad.stop());
+    await eventually(() => ledger.acknowledgedCount >= 50, 20_000, 100);
+    const rssBefore = await rss(target);
+
+    // Open a stream and reset it at once, as fast as the client allows, for 10 s or
+    // 50,000 streams; a session the server closes (its own flood protection) is replaced.
+    const { streams, sessions } = await rapidReset(target.h2cUrl, { maxStreams: 50_000, maxSessions: 200, durationMs: 10_000 });
+    ledger.faultEnded();
+    await eventually(async () => (await target.readyz()) === 200, 30_000, 100);
+    ledger.recovered();
+    const rssAfter = await rss(target);
+    await Promise.all([grpcLoad.stop(), connectLoad.stop()]);
+    console.info(`rapid reset: ${streams} streams reset over ${sessions} sessions; handler RSS ${rssBefore} → ${rssAfter} MiB`);
+
+    const { figures } = await settle({ ledger, runId, ctl: vhost.ctl, vhost: vhost.name, amqpUrl: vhost.url, handlers: [target] });
+    expect(target.running, "handler still running").toBe(true);
+    expectNothingLost(figures);
+    expect(figures.acknowledged, "every valid call was answered (retries allowed)").toBe(figures.attempted);
+  }, 120_000);
+
+  it("10,000 slow connections holding partial headers while valid calls flow", async () => {
+    const vhost = await node().vhost("slow");
+    const target = await handler(vhost.url);
+    const runId = newRunId("slow");
+    const ledger = new ScenarioLedger("10k slow connections");
+    const connectLoad = startRpcLoad({ ledger, runId, transport: "connect", baseUrl: target.httpUrl, rate: 20, maxMessages: 1_000 });
+    const grpcLoad = startRpcLoad({ ledger, runId, transport: "grpc", baseUrl: target.h2cUrl, rate: 20, maxMessages: 1_000, sequenceOffset: 1_000_000 });
+    cleanup.push(() => grpcLoad.stop(), () => connectLoad.stop());
+    await eventually(() => ledger.acknowledgedCount >= 20, 20_000, 100);
+
+    const sockets = await openSlowConnections(target.httpUrl, 10_000);
+    cleanup.push(async () => sockets.forEach((socket) => socket.destroy()));
+    const fds = await target.metric("process_open_fds");
+    // Hold them while valid traffic flows: the hold is the fault itself.
+    await sleep(5_000);
+    const sentDuringHold = connectLoad.sent;
+    sockets.forEach((socket) => socket.destroy());
+    ledger.faultEnded();
+    await eventually(async () => (await target.readyz()) === 200, 30_000, 100);
+    ledger.recovered();
+    await Promise.all([grpcLoad.stop(), connectLoad.stop()]);
+    const connected = sockets.filter((socket) => socket.bytesWritten > 0).length;
+    console.info(`slow connections: ${connected} of ${sockets.length} held; handler had ${fds} open fds`);
+
+    const { figures } = await settle({ ledger, runId, ctl: vhost.ctl, vhost: vhost.name, amqpUrl: vhost.url, handlers: [target] });
+    expect(target.running, "handler still running").toBe(true);
+    expect(sentDuringHold, "valid calls went on during the hold").toBeGreaterThan(100);
+    expectNothingLost(figures);
+    expect(figures.acknowledged, "every valid call was answered (retries allowed)").toBe(figures.attempted);
+  }, 120_000);
+});
+
+/**
+ * HTTP/2 rapid reset (CVE-2023-44487): HEADERS immediately followed by RST_STREAM, in a
+ * tight loop, bounded by stream count, session count and time.
+ */
+async function rapidReset(url: string, limits: { maxStreams: number; maxSessions: number; durationMs: number }) {
+  const deadline = performance.now() + limits.durationMs;
+  let streams = 0;
+  let sessions = 0;
+  while (streams < limits.maxStreams && sessions < limits.maxSessions && performance.now() < deadline) {
+    sessions++;
+    const session: ClientHttp2Session = h2connect(url);
+    session.on("error", () => undefined);
+    const closed = new Promise<void>((resolve) => session.once("close", resolve));
+    await Promise.race([new Promise((resolve) => session.once("connect", resolve)), closed]);
+    while (!session.closed && !session.destroyed && streams < limits.maxStreams && performance.now() < deadline) {
+      for (let i = 0; i < 100 && !session.closed && !session.destroyed; i++, streams++) {
+        const stream = session.request({ ":method": "POST", ":path": "/switchyard.v1.HandlerService/Handle", "content-type": "application/grpc" });
+        stream.on("error", () => undefined);
+        stream.close(h2.NGHTTP2_CANCEL);
+      }
+      // Let the session write and read (the server's GOAWAY, if it sends one).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    session.destroy();
+    await closed;
+  }
+  return { streams, sessions };
+}
+
+/**
+ * Opens `count` TCP connections to an HTTP/1.1 server and sends each an unfinished
+ * request head, in batches so the handshakes do not overflow the accept queue.
+ * Connections the server refuses are kept (destroyed) in the list too.
+ */
+async function openSlowConnections(url: string, count: number): Promise<Socket[]> {
+  const { hostname, port } = new URL(url);
+  const sockets: Socket[] = [];
+  for (let opened = 0; opened < count; opened += 500) {
+    await Promise.all(
+      Array.from({ length: Math.min(500, count - opened) }, () =>
+        new Promise<void>((resolve) => {
+          const socket = tcpConnect(Number(port), hostname);
+          sockets.push(socket);
+          socket.on("error", () => resolve());
+          socket.once("connect", () => {
+            socket.write(`POST /switchyard.v1.HandlerService/Handle HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n`);
+            resolve();
+          });
+        }),
+      ),
+    );
+  }
+  return sockets;
+}

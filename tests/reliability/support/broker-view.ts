@@ -1,0 +1,92 @@
+import amqp from "amqplib";
+import { eventually } from "../../support/broker.ts";
+import type { BrokerCounts, ScenarioLedger } from "./ledger.ts";
+import { sequenceOf } from "./work.ts";
+
+/** Runs rabbitmqctl against one node and returns its output. */
+export type Ctl = (...args: string[]) => Promise<string>;
+
+/** One queue as `rabbitmqctl list_queues` reports it. */
+export interface QueueDepth {
+  messages: number;
+  ready: number;
+  unacknowledged: number;
+}
+
+/** The broker's own counts of every queue in `vhost`, by queue name. */
+export async function listQueues(ctl: Ctl, vhost: string): Promise<Map<string, QueueDepth>> {
+  const output = await ctl("list_queues", "--vhost", vhost, "--no-table-headers", "name", "messages", "messages_ready", "messages_unacknowledged");
+  const queues = new Map<string, QueueDepth>();
+  for (const line of output.split("\n")) {
+    const [name, messages, ready, unacknowledged] = line.trim().split(/\s+/);
+    if (!name || !/^\d+$/.test(messages ?? "")) continue;
+    queues.set(name, { messages: Number(messages), ready: Number(ready), unacknowledged: Number(unacknowledged) });
+  }
+  return queues;
+}
+
+/** Work-queue and dead-letter-queue depths in `vhost`. */
+export async function workDepths(ctl: Ctl, vhost: string): Promise<BrokerCounts & { unacknowledged: number }> {
+  const queues = await listQueues(ctl, vhost);
+  const work = queues.get("switchyard.work");
+  return {
+    queued: work?.messages ?? 0,
+    unacknowledged: work?.unacknowledged ?? 0,
+    deadLettered: queues.get("switchyard.work.dead")?.messages ?? 0,
+  };
+}
+
+/**
+ * Waits (bounded) until the work queue is empty, then records the broker's counts in the
+ * ledger. A queue that does not empty in time is recorded as it is: its messages count
+ * as queued, and the scenario's assertions say so.
+ */
+export async function recordBrokerCounts(ctl: Ctl, vhost: string, ledger: ScenarioLedger, timeoutMs = 60_000): Promise<BrokerCounts> {
+  let counts = await workDepths(ctl, vhost);
+  try {
+    await eventually(async () => (counts = await workDepths(ctl, vhost)).queued === 0, timeoutMs, 1_000);
+  } catch {
+    // Recorded below as still queued.
+  }
+  ledger.brokerCounts(counts);
+  return counts;
+}
+
+/** One message taken from the dead-letter queue. */
+export interface DeadLetter {
+  messageId: unknown;
+  /** The handler's `x-switchyard-reason` header, if it forwarded the message itself. */
+  reason: unknown;
+  /** Why the broker dead-lettered it, when the queue did (from `x-death`). */
+  death: unknown;
+  body: Buffer;
+}
+
+/**
+ * Takes every message off the dead-letter queue of the vhost at `url` (at most `max`),
+ * notes the run's sequences among them in the ledger, and returns them all.
+ */
+export async function drainDeadLetters(url: string, runId: string, ledger: ScenarioLedger, max = 10_000): Promise<DeadLetter[]> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    const letters: DeadLetter[] = [];
+    while (letters.length < max) {
+      const message = await channel.get("switchyard.work.dead", { noAck: true });
+      if (!message) break;
+      const headers = message.properties.headers ?? {};
+      const deaths = headers["x-death"] as Array<{ reason?: unknown }> | undefined;
+      letters.push({
+        messageId: message.properties.messageId,
+        reason: headers["x-switchyard-reason"],
+        death: Array.isArray(deaths) ? deaths[0]?.reason : undefined,
+        body: message.content,
+      });
+      const sequence = sequenceOf(runId, message.properties.messageId);
+      if (sequence !== undefined) ledger.deadLetter(sequence);
+    }
+    return letters;
+  } finally {
+    await connection.close();
+  }
+}
