@@ -5,6 +5,7 @@ import { createRegistry, createServers, rascalConfig, Readiness, type Servers } 
 import type { Registry } from "prom-client";
 import { BackgroundLoad } from "./background.ts";
 import type { ProducerConfig } from "./config.ts";
+import { defaultManagementUrl, ManagementApi } from "./observer/broker.ts";
 import { HandlerDirectory } from "./observer/directory.ts";
 import { HandlerFleet } from "./observer/fleet.ts";
 import { createProducerMetrics } from "./metrics.ts";
@@ -78,6 +79,7 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
   const runs = new RunManager({
     senders,
     probe,
+    broker: new ManagementApi(config.AMQP_MANAGEMENT_URL || defaultManagementUrl(config.AMQP_URL), config.AMQP_URL),
     producerId: config.PRODUCER_ID,
     context: { maxPayloadBytes: config.HANDLER_MAX_PAYLOAD_BYTES, sendTimeoutMs: config.SEND_TIMEOUT_MS },
     logger: logger.child({ component: "runs" }),

@@ -28,6 +28,12 @@ export const producerEnvSchema = z.object({
   BIND_HOST: z.string().min(1).default("0.0.0.0"),
   /** The broker, with the vhost as its path. guest:guest only works over loopback. */
   AMQP_URL: url("amqp://guest:guest@127.0.0.1:5672/", ["amqp:", "amqps:"]),
+  /**
+   * The broker's management HTTP API, read for its queue counts when a handler restart
+   * leaves loss to the broker to establish; same credentials and vhost as AMQP_URL.
+   * Empty: http://<AMQP_URL host>:15672.
+   */
+  AMQP_MANAGEMENT_URL: z.union([z.literal(""), url("http://127.0.0.1:15672", ["http:", "https:"])]).default(""),
   /** Deliveries per message before it is dead-lettered; must equal the handler's value. */
   AMQP_DELIVERY_LIMIT: integer(5, 1, 1000),
   LOG_LEVEL: logLevel,

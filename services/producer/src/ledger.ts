@@ -27,8 +27,10 @@ export interface Received {
   overflow: number;
   /** Replicas that could not be asked this time. */
   unreachable: number;
-  /** Each incarnation that answered for the producer id. */
+  /** Each incarnation that handled part of the producer id's messages. */
   replicas: ReplicaShare[];
+  /** Every incarnation that answered while the producer id was asked about, whether it tracked it or not. */
+  incarnations: Array<{ handlerId: string; incarnationId: string; startedAt: Date | undefined }>;
 }
 
 /** How a phase's loss figure was established; mirrors LossBasis. */
@@ -137,7 +139,13 @@ export class SendLedger {
       };
     }
     const missing = this.#acknowledged - this.acknowledgedWithin(received.ranges);
-    const restarted = phaseStart ? received.replicas.filter((replica) => replica.startedAt && replica.startedAt > phaseStart) : [];
+    // A handler that answered as two incarnations, or as one started after the phase did,
+    // restarted: what an earlier incarnation handled after it was last asked is gone.
+    const incarnationsOf = new Map<string, number>();
+    for (const { handlerId } of received.incarnations) incarnationsOf.set(handlerId, (incarnationsOf.get(handlerId) ?? 0) + 1);
+    const restarted = received.incarnations.filter(
+      (incarnation) => (incarnationsOf.get(incarnation.handlerId) ?? 0) > 1 || (phaseStart && incarnation.startedAt && incarnation.startedAt > phaseStart),
+    );
     const doubts = [
       received.overflow > 0 ? `${received.overflow} handled sequences are past the handler's range cap and not itemised` : "",
       received.unreachable > 0 ? `${received.unreachable} handler replicas could not be asked` : "",

@@ -3,6 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { WorkSchema } from "@switchyard/contracts";
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import { brokerBalance, type BrokerCounts, type BrokerObserver } from "./observer/broker.ts";
 import { handlerDelta, type FleetSnapshot, type HandlerDelta, type HandlerObserver } from "./observer/fleet.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
@@ -34,6 +35,11 @@ export interface PhaseOptions {
   /** Instrumented sender for the transport. */
   sender: Sender;
   probe: HandlerObserver;
+  /**
+   * The broker's own counts (AMQP phases): when a handler restarts mid-phase, they
+   * establish loss where the handlers' ledgers cannot.
+   */
+  broker?: BrokerObserver;
   /** Aborting it stops the phase; results so far are kept. */
   signal: AbortSignal;
   /** Called on every state change. */
@@ -77,6 +83,9 @@ export interface PhaseFigures {
 }
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
+
+/** Longest a phase waits for the broker's sampled counts to balance. */
+const BROKER_SETTLE_MS = 30_000;
 
 /** How often a phase asks the handlers what they received while it sends. */
 const RECEIVED_POLL_MS = 1_000;
@@ -144,6 +153,7 @@ export class Phase {
     let before: FleetSnapshot | undefined;
     let cpuBefore: NodeJS.CpuUsage | undefined;
     const stopPolling = this.#pollReceived();
+    const brokerBefore = await this.#options.broker?.counts();
     const startMeasuring = async () => {
       before = await probe.snapshot();
       cpuBefore = process.cpuUsage();
@@ -186,6 +196,7 @@ export class Phase {
     this.#setState("reconciling");
     await stopPolling();
     const received = await this.#reconcile(payload.byteLength);
+    if (brokerBefore && this.#ledgerFigures?.lossBasis === "unknown" && received?.tracked) await this.#reconcileWithBroker(brokerBefore);
     probe.forget?.(this.#options.producerId);
     const after = before ? await probe.snapshot() : undefined;
     if (before && after) {
@@ -440,6 +451,41 @@ export class Phase {
         return received;
       }
       await sleep(100, signal);
+    }
+  }
+
+  /**
+   * Establishes loss from the broker's counts when the handlers' ledgers cannot (a
+   * handler restarted, or could not be asked): everything published into the work
+   * queue since the phase started must have been acknowledged by a consumer (the handler
+   * acknowledges only after handling), dead-lettered, or still be queued. The counts
+   * are sampled by the broker, so this waits, bounded, for them to balance.
+   */
+  async #reconcileWithBroker(before: BrokerCounts): Promise<void> {
+    const { broker, signal } = this.#options;
+    const ledger = this.#ledgerFigures!;
+    const deadline = performance.now() + BROKER_SETTLE_MS;
+    let balance = undefined;
+    while (!signal.aborted && performance.now() < deadline) {
+      const after = await broker!.counts();
+      if (after) {
+        balance = brokerBalance(before, after);
+        if (balance.published >= ledger.acknowledged && after.depth <= before.depth && balance.unaccounted === 0) {
+          this.#ledgerFigures = { ...ledger, lost: 0, lossBasis: "broker_counts", unknownBecause: "" };
+          this.#notes.push(
+            `loss established from the broker's counts, as the handlers' ledgers could not (${ledger.unknownBecause}): ` +
+              `${balance.published} messages went into the queue during the phase and every one was acknowledged by a consumer after handling or dead-lettered; ` +
+              `the broker redelivered ${balance.redelivered}, and copies handled twice are counted as duplicates where a ledger saw them`,
+          );
+          return;
+        }
+      }
+      await sleep(500, signal);
+    }
+    if (balance) {
+      this.#notes.push(
+        `the broker's counts did not balance within ${BROKER_SETTLE_MS / 1000} s either (published ${balance.published}, acknowledged or dead-lettered ${balance.settled}, unaccounted ${balance.unaccounted}): loss stays unknown`,
+      );
     }
   }
 

@@ -16,6 +16,7 @@ import {
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
+import type { BrokerObserver } from "./observer/broker.ts";
 import type { HandlerObserver } from "./observer/fleet.ts";
 import type { LossBasis as LossBasisName } from "./ledger.ts";
 import { Phase, type PhaseFigures, type PhaseStateName } from "./runner.ts";
@@ -64,6 +65,8 @@ class RunRecord {
 export interface RunManagerOptions {
   senders: Record<CompareTransport, Sender>;
   probe: HandlerObserver;
+  /** The broker's own counts, for AMQP phases whose loss the handlers cannot establish. */
+  broker?: BrokerObserver;
   /** This producer's PRODUCER_ID; phase producer ids start with it. */
   producerId: string;
   context: SpecContext;
@@ -114,6 +117,7 @@ export class RunManager {
               sendTimeoutMs: resolved.sendTimeoutMs,
               sender: this.#options.senders[transport],
               probe: this.#options.probe,
+              broker: transport === "amqp" ? this.#options.broker : undefined,
               signal: run.controller.signal,
               onChange: () => run.changed(),
             }),

@@ -25,7 +25,7 @@ export class FakeHandler implements HandlerObserver {
   async received(producerId: string): Promise<Received | undefined> {
     if (!this.reachable) return undefined;
     const run = this.seen.get(producerId);
-    if (!run) return { tracked: false, ranges: [], handled: 0, duplicates: 0, overflow: 0, unreachable: 0, replicas: [] };
+    if (!run) return { tracked: false, ranges: [], handled: 0, duplicates: 0, overflow: 0, unreachable: 0, replicas: [], incarnations: [] };
     const sequences = [...run.keys()].sort((a, b) => a - b);
     const ranges: Array<{ first: number; last: number }> = [];
     for (const sequence of sequences) {
@@ -42,6 +42,7 @@ export class FakeHandler implements HandlerObserver {
       overflow: 0,
       unreachable: 0,
       replicas: [{ handlerId: "fake", incarnationId: "1", startedAt: undefined, handled: sequences.length }],
+      incarnations: [{ handlerId: "fake", incarnationId: "1", startedAt: undefined }],
     };
   }
 }

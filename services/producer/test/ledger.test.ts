@@ -16,6 +16,7 @@ describe("SendLedger", () => {
     overflow: 0,
     unreachable: 0,
     replicas: [{ handlerId: "h", incarnationId: "a", startedAt: new Date(0), handled: fields.handled }],
+    incarnations: (fields.replicas ?? [{ handlerId: "h", incarnationId: "a", startedAt: new Date(0) }]).map(({ handlerId, incarnationId, startedAt }) => ({ handlerId, incarnationId, startedAt })),
     ...fields,
   });
 
@@ -61,6 +62,15 @@ describe("SendLedger", () => {
     const restarted = answer({ ...partial, replicas: [{ handlerId: "h-0", incarnationId: "b", startedAt: new Date(2_000), handled: 6 }] });
     expect(ledger.reconcile(restarted, phaseStart)).toMatchObject({ lost: undefined, lossBasis: "unknown" });
     expect(ledger.reconcile(restarted, phaseStart).unknownBecause).toContain("handler h-0 restarted during the phase");
+    // Two incarnations of one handler answered, the later one not (yet) tracking the phase.
+    const twice = answer({
+      ...partial,
+      incarnations: [
+        { handlerId: "h-1", incarnationId: "c", startedAt: new Date(0) },
+        { handlerId: "h-1", incarnationId: "d", startedAt: new Date(0) },
+      ],
+    });
+    expect(ledger.reconcile(twice)).toMatchObject({ lost: undefined, lossBasis: "unknown" });
     // Nothing missing is nothing lost, whatever the doubts.
     const whole = answer({ ranges: [{ first: 1, last: 10 }], handled: 10, unreachable: 1 });
     expect(ledger.reconcile(whole, phaseStart)).toMatchObject({ lost: 0, lossBasis: "handler_ledger" });

@@ -44,6 +44,8 @@ export class HandlerFleet implements HandlerObserver {
   readonly #directory: HandlerDirectory;
   readonly #clients = new Map<string, ReplicaClient>();
   readonly #seen = new Map<string, Map<string, ReplicaReceived>>();
+  /** Every incarnation that answered while a producer id was asked about, tracking it or not. */
+  readonly #answered = new Map<string, Map<string, ReplicaKey>>();
 
   constructor(directory: HandlerDirectory) {
     this.#directory = directory;
@@ -62,14 +64,21 @@ export class HandlerFleet implements HandlerObserver {
     const answers = await Promise.all(clients.map((client) => client.received(producerId)));
     let seen = this.#seen.get(producerId);
     if (!seen) this.#seen.set(producerId, (seen = new Map()));
-    for (const answer of answers) if (answer?.tracked) seen.set(keyOf(answer), answer);
+    let answered = this.#answered.get(producerId);
+    if (!answered) this.#answered.set(producerId, (answered = new Map()));
+    for (const answer of answers) {
+      if (!answer) continue;
+      answered.set(keyOf(answer), { handlerId: answer.handlerId, incarnationId: answer.incarnationId, startedAt: answer.startedAt });
+      if (answer.tracked) seen.set(keyOf(answer), answer);
+    }
     const unreachable = answers.filter((answer) => answer === undefined).length;
     if (unreachable === clients.length && seen.size === 0) return undefined;
-    return union([...seen.values()], unreachable);
+    return { ...union([...seen.values()], unreachable), incarnations: [...answered.values()] };
   }
 
   forget(producerId: string): void {
     this.#seen.delete(producerId);
+    this.#answered.delete(producerId);
   }
 
   /** Closes every replica client. */
@@ -101,6 +110,7 @@ export function union(answers: readonly ReplicaReceived[], unreachable = 0): Rec
     duplicates: answers.reduce((sum, answer) => sum + answer.duplicates, 0) + overlap,
     overflow,
     unreachable,
+    incarnations: answers.map((answer) => ({ handlerId: answer.handlerId, incarnationId: answer.incarnationId, startedAt: answer.startedAt })),
     replicas: answers.map((answer) => ({
       handlerId: answer.handlerId,
       incarnationId: answer.incarnationId,
@@ -136,7 +146,7 @@ export function handlerDelta(before: FleetSnapshot, after: FleetSnapshot, transp
     });
   }
   for (const gone of earlier.values()) {
-    notes.push(`handler ${gone.handlerId} did not answer at the end of the phase: its CPU and counts are missing`);
+    notes.push(`handler ${gone.handlerId} (incarnation ${gone.incarnationId}) did not answer at the end of the phase (it stopped or restarted): its CPU and one-way latency during the phase are missing`);
   }
   const count = counts.reduce((total, value) => total + value, 0);
   return {
