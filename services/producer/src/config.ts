@@ -33,7 +33,12 @@ export const producerEnvSchema = z.object({
    * leaves loss to the broker to establish; same credentials and vhost as AMQP_URL.
    * Empty: http://<AMQP_URL host>:15672.
    */
-  AMQP_MANAGEMENT_URL: z.union([z.literal(""), url("http://127.0.0.1:15672", ["http:", "https:"])]).default(""),
+  AMQP_MANAGEMENT_URL: z
+    .string()
+    .default("")
+    .refine((value) => value === "" || (URL.canParse(value) && ["http:", "https:"].includes(new URL(value).protocol)), {
+      message: "must be an http: or https: URL, or empty",
+    }),
   /** Deliveries per message before it is dead-lettered; must equal the handler's value. */
   AMQP_DELIVERY_LIMIT: integer(5, 1, 1000),
   LOG_LEVEL: logLevel,
