@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from "node:http";
-import type { Http2Server, Http2Session } from "node:http2";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { constants as h2, type Http2Server, type Http2Session, type ServerOptions as Http2ServerOptions } from "node:http2";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import { fastify, LogController, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -18,6 +18,73 @@ export interface RpcLimits {
   /** How long `close()` lets in-flight RPCs finish before aborting them. */
   shutdownTimeoutMs: number;
 }
+
+/**
+ * Node's HTTP/2 server options for the h2c listener. Node's defaults let a client keep
+ * any number of streams open and reset 1 000 before nghttp2 objects; each stream costs
+ * the server a request before the reset arrives (HTTP/2 "rapid reset", CVE-2023-44487).
+ */
+export const H2C_SERVER_OPTIONS = {
+  // Streams a client may have open at once (Node's default is unlimited). gRPC clients
+  // queue calls beyond it on their side; more connections raise a client's share.
+  settings: { maxConcurrentStreams: 100 },
+  // Streams opened beyond that limit, and malformed frames, before the session is closed.
+  maxSessionRejectedStreams: 100,
+  maxSessionInvalidFrames: 100,
+  // nghttp2's RST_STREAM token bucket: past it the server sends GOAWAY. It acts only once
+  // the read in progress is processed, up to a 64 KiB read's worth of streams (hundreds
+  // to a few thousand), so {@link RESET_BUDGET} below closes the session at once.
+  streamResetBurst: 200,
+  streamResetRate: 50,
+  // Node's default (10 MB) of buffered frames, header tables and stream state per session.
+  maxSessionMemory: 10,
+} as const satisfies Http2ServerOptions;
+
+/**
+ * Streams a client may reset (or otherwise abandon before the answer) per h2c session:
+ * a burst, then a rate. Enough for a client whose every open stream hits its deadline at
+ * once, twice over; a session past it is destroyed on the spot with
+ * ENHANCE_YOUR_CALM, so a rapid-reset client gets at most this many handlers started
+ * per connection.
+ */
+export const RESET_BUDGET = { burst: H2C_SERVER_OPTIONS.streamResetBurst, perSecond: H2C_SERVER_OPTIONS.streamResetRate } as const;
+
+/**
+ * Timeouts of the HTTP/1.1 listener, so slow or idle connections end instead of piling
+ * up (Fastify's defaults turn the request timeout and the socket idle timeout off).
+ */
+export const HTTP1_TIMEOUTS = {
+  // Complete request headers within 10 s of the connection or the previous request
+  // (Node's default 60 s): a slowloris client is cut off early.
+  headersTimeoutMs: 10_000,
+  // A whole request body within 30 s: at most READ_MAX_BYTES over a slow link.
+  requestTimeoutMs: 30_000,
+  // Idle keep-alive connections close after 72 s, longer than common load balancers'
+  // 60 s idle timeout so the balancer, not the server, closes them (Fastify's default).
+  keepAliveTimeoutMs: 72_000,
+} as const;
+
+/**
+ * JSON options of the Connect router. Protobuf JSON requires strings to be valid UTF-8,
+ * but Connect decodes JSON bodies with a TextDecoder that replaces bad bytes with U+FFFD,
+ * so two ids differing only in invalid bytes would become one. Connect reads
+ * `textDecoder` from these options (they reach its JSON serialization whole, though the
+ * type declares only the protobuf JSON flags); this one refuses such a body.
+ */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const JSON_OPTIONS = {
+  // Connect's default, stated: unknown fields are ignored, so older handlers accept newer producers.
+  ignoreUnknownFields: true,
+  textDecoder: {
+    decode(input?: Uint8Array): string {
+      try {
+        return strictUtf8.decode(input);
+      } catch {
+        throw new ConnectError("request body is not valid UTF-8", Code.InvalidArgument);
+      }
+    },
+  },
+};
 
 /** Options for {@link createServers}. */
 export interface ServersOptions {
@@ -58,6 +125,7 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
       routes,
       readMaxBytes: limits.readMaxBytes,
       maxTimeoutMs: limits.maxTimeoutMs,
+      jsonOptions: JSON_OPTIONS,
       shutdownTimeoutMs: limits.shutdownTimeoutMs,
     });
     return instance;
@@ -70,19 +138,76 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     // On close, drop idle keep-alive connections at once but let requests in flight
     // finish; Connect's shutdownTimeoutMs bounds them.
     forceCloseConnections: "idle",
+    requestTimeout: HTTP1_TIMEOUTS.requestTimeoutMs,
+    keepAliveTimeout: HTTP1_TIMEOUTS.keepAliveTimeoutMs,
+    // A socket silent for longer than the longest RPC may take, plus a margin, is dead:
+    // a client that stopped reading its answer, for one.
+    connectionTimeout: limits.maxTimeoutMs + 10_000,
     loggerInstance: logger.child({ listener: "http" }),
   }) as unknown as FastifyInstance;
+  // Fastify sets no headers timeout of its own.
+  (http.server as unknown as HttpServer).headersTimeout = HTTP1_TIMEOUTS.headersTimeoutMs;
   registerOpsRoutes(http, { readiness, registry });
   const h2c = fastify({
     logController,
     // HTTP/2 sessions are closed gracefully on close (GOAWAY, streams finish).
     forceCloseConnections: true,
     http2: true,
+    // Fastify hands `http` to http2.createServer for a cleartext HTTP/2 server; its
+    // types declare the option for HTTP/1.1 only.
+    ...{ http: H2C_SERVER_OPTIONS },
     loggerInstance: logger.child({ listener: "h2c" }),
   }) as unknown as FastifyInstance;
+  destroySessionsThatResetTooFast(h2c, logger.child({ listener: "h2c" }));
   closeConnectionsAsTheyIdle(http);
   destroySessionsAfterDrain(h2c, limits.shutdownTimeoutMs);
   return { http: await build("http", http), h2c: await build("h2c", h2c) };
+}
+
+/**
+ * Enforces {@link RESET_BUDGET} on every h2c session. A stream's 'close' fires while
+ * nghttp2 is still processing the read that reset it, and destroying the session there
+ * stops the rest of that read, so the streams an attacker packed behind the budget
+ * never reach a handler.
+ */
+function destroySessionsThatResetTooFast(instance: FastifyInstance, logger: Logger): void {
+  (instance.server as unknown as Http2Server).on("session", (session) => {
+    const budget = new TokenBucket(RESET_BUDGET.burst, RESET_BUDGET.perSecond);
+    let streams = 0;
+    session.on("stream", (stream) => {
+      streams += 1;
+      stream.once("close", () => {
+        // NO_ERROR: the stream ended normally. Anything else was reset or abandoned.
+        if (stream.rstCode === h2.NGHTTP2_NO_ERROR || session.destroyed || budget.take()) return;
+        logger.warn({ remoteAddress: session.socket?.remoteAddress, streams, budget: RESET_BUDGET }, "closing an HTTP/2 session that resets streams too fast");
+        session.destroy(undefined, h2.NGHTTP2_ENHANCE_YOUR_CALM);
+      });
+    });
+  });
+}
+
+/** A token bucket: `burst` tokens, refilled at `perSecond`. */
+class TokenBucket {
+  #tokens: number;
+  #refilledAt = performance.now();
+  readonly #burst: number;
+  readonly #perSecond: number;
+
+  constructor(burst: number, perSecond: number) {
+    this.#tokens = burst;
+    this.#burst = burst;
+    this.#perSecond = perSecond;
+  }
+
+  /** Takes a token; false when none is left. */
+  take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#perSecond);
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
 }
 
 /**
