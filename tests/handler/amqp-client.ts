@@ -21,6 +21,44 @@ export async function rawPublisher(url: string): Promise<RawPublisher> {
   };
 }
 
+/** A message taken off a queue by {@link drainQueue}. */
+export interface TakenMessage {
+  messageId: string | undefined;
+  headers: Record<string, unknown>;
+  body: Buffer;
+}
+
+/**
+ * Takes every message off `queue` (up to `max`), acking each, over AMQP: for brokers
+ * without the management plugin. Returns them in queue order.
+ */
+export async function drainQueue(url: string, queue: string, max = 1000): Promise<TakenMessage[]> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    const taken: TakenMessage[] = [];
+    while (taken.length < max) {
+      const message = await channel.get(queue, { noAck: true });
+      if (message === false) break;
+      taken.push({ messageId: message.properties.messageId, headers: message.properties.headers ?? {}, body: message.content });
+    }
+    return taken;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Messages ready in `queue` (not counting those delivered and not yet acked), over AMQP. */
+export async function readyCount(url: string, queue: string): Promise<number> {
+  const connection = await amqp.connect(url);
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
 /** Reads one series of a handler's Prometheus text from `httpUrl`/metrics; NaN when absent. */
 export async function handlerSeries(httpUrl: string, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();

@@ -51,15 +51,35 @@ export function useHandlerOnOwnVhost(env: Record<string, string>): () => { handl
  */
 export function useHandlerProcessOnOwnVhost(env: Record<string, string>): () => { handler: ServiceProcess; vhost: TestVhost } {
   let vhost: TestVhost | undefined;
-  let handler: ServiceProcess | undefined;
-  beforeAll(async () => {
-    vhost = await createTestVhost();
-    handler = await startService("handler", { AMQP_URL: vhost.url, ...env });
-    await eventually(async () => (await fetch(`${handler!.httpUrl}/readyz`)).status === 200);
-  });
+  // Registered first, so it runs last: after hooks run in reverse order (vitest's "stack").
   afterAll(async () => {
-    await handler?.stop();
     await vhost?.delete();
   });
-  return () => ({ handler: handler!, vhost: vhost! });
+  const handler = useHandlerProcess(() => ({ AMQP_URL: vhost!.url, ...env }), async () => {
+    vhost = await createTestVhost();
+  });
+  return () => ({ handler: handler(), vhost: vhost! });
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that start the handler as a real process with the
+ * environment `env()` returns (read when the hook runs, after `before`), wait until it is
+ * ready, and stop it with SIGTERM afterwards.
+ */
+export function useHandlerProcess(env: () => Record<string, string>, before?: () => Promise<void>): () => ServiceProcess {
+  let handler: ServiceProcess | undefined;
+  beforeAll(async () => {
+    await before?.();
+    handler = await startService("handler", env());
+    await eventually(async () => (await fetch(`${handler!.httpUrl}/readyz`)).status === 200, 30_000);
+  });
+  afterAll(async () => {
+    if (!handler) return;
+    // A handler that does not exit on SIGTERM is a failure of its own; it must not
+    // outlive the test either.
+    const killer = setTimeout(() => handler!.child.kill("SIGKILL"), 15_000);
+    await handler.stop();
+    clearTimeout(killer);
+  }, 30_000);
+  return () => handler!;
 }
