@@ -6,6 +6,7 @@ import type { Registry } from "prom-client";
 import { BackgroundLoad } from "./background.ts";
 import type { ProducerConfig } from "./config.ts";
 import { defaultManagementUrl, ManagementApi } from "./observer/broker.ts";
+import { BrokerCpu } from "./observer/broker-cpu.ts";
 import { HandlerDirectory } from "./observer/directory.ts";
 import { HandlerFleet } from "./observer/fleet.ts";
 import { createProducerMetrics } from "./metrics.ts";
@@ -76,10 +77,12 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     producerId: config.PRODUCER_ID,
     logger,
   });
+  const managementUrl = config.AMQP_MANAGEMENT_URL || defaultManagementUrl(config.AMQP_URL);
   const runs = new RunManager({
     senders,
     probe,
-    broker: new ManagementApi(config.AMQP_MANAGEMENT_URL || defaultManagementUrl(config.AMQP_URL), config.AMQP_URL),
+    broker: new ManagementApi(managementUrl, config.AMQP_URL),
+    brokerCpu: new BrokerCpu(managementUrl, config.AMQP_URL),
     producerId: config.PRODUCER_ID,
     context: { maxPayloadBytes: config.HANDLER_MAX_PAYLOAD_BYTES, sendTimeoutMs: config.SEND_TIMEOUT_MS },
     logger: logger.child({ component: "runs" }),

@@ -4,6 +4,7 @@ import { WorkSchema } from "@switchyard/contracts";
 import { randomBytes } from "node:crypto";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { brokerBalance, type BrokerCounts, type BrokerObserver } from "./observer/broker.ts";
+import type { BrokerCpu, BrokerCpuReading } from "./observer/broker-cpu.ts";
 import { handlerDelta, type FleetSnapshot, type HandlerDelta, type HandlerObserver } from "./observer/fleet.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
@@ -40,6 +41,8 @@ export interface PhaseOptions {
    * establish loss where the handlers' ledgers cannot.
    */
   broker?: BrokerObserver;
+  /** The broker node's CPU (AMQP phases), charged to the phase as its own column. */
+  brokerCpu?: BrokerCpu;
   /** Aborting it stops the phase; results so far are kept. */
   signal: AbortSignal;
   /** Called on every state change. */
@@ -78,6 +81,8 @@ export interface PhaseFigures {
   bytesPerMessage: number;
   producerCpuMsPer1k: number | undefined;
   handlerCpuMsPer1k: number | undefined;
+  /** AMQP: the broker node's CPU per 1,000 measured sends; undefined elsewhere or when unreadable. */
+  brokerCpuMsPer1k: number | undefined;
   ledger: LedgerFigures;
   notes: string[];
 }
@@ -133,6 +138,7 @@ export class Phase {
   #onSlotFree: (() => void) | undefined;
   #wakeLoop: (() => void) | undefined;
   #producerCpuMs: number | undefined;
+  #brokerCpuMs: number | undefined;
   #handler: HandlerDelta | undefined;
   #ledgerFigures: LedgerFigures | undefined;
 
@@ -152,10 +158,12 @@ export class Phase {
     this.#startedAt = new Date();
     let before: FleetSnapshot | undefined;
     let cpuBefore: NodeJS.CpuUsage | undefined;
+    let brokerCpuBefore: BrokerCpuReading | undefined;
     const stopPolling = this.#pollReceived();
     const brokerBefore = await this.#options.broker?.counts();
     const startMeasuring = async () => {
       before = await probe.snapshot();
+      brokerCpuBefore = await this.#options.brokerCpu?.read();
       cpuBefore = process.cpuUsage();
       this.#measureStart = performance.now();
       this.#measuring = true;
@@ -198,6 +206,15 @@ export class Phase {
     const received = await this.#reconcile(payload.byteLength);
     if (brokerBefore && this.#ledgerFigures?.lossBasis === "unknown" && received?.tracked) await this.#reconcileWithBroker(brokerBefore);
     probe.forget?.(this.#options.producerId);
+    // Read once the handlers have taken every message: delivering them is the broker's work too.
+    if (this.#options.brokerCpu) {
+      const brokerCpuAfter = brokerCpuBefore ? await this.#options.brokerCpu.read() : undefined;
+      if (brokerCpuBefore && brokerCpuAfter && brokerCpuAfter.source === brokerCpuBefore.source) {
+        this.#brokerCpuMs = brokerCpuAfter.ms - brokerCpuBefore.ms;
+      } else {
+        this.#notes.push("broker CPU unavailable: neither the broker's local process nor its process_cpu_seconds_total could be read");
+      }
+    }
     const after = before ? await probe.snapshot() : undefined;
     if (before && after) {
       this.#handler = handlerDelta(before, after, transport);
@@ -243,6 +260,8 @@ export class Phase {
       producerCpuMsPer1k:
         this.#producerCpuMs !== undefined && this.#measuredSent > 0 ? (this.#producerCpuMs / this.#measuredSent) * 1000 : undefined,
       handlerCpuMsPer1k: handler && handler.handled > 0 ? (handler.cpuMs / handler.handled) * 1000 : undefined,
+      brokerCpuMsPer1k:
+        this.#brokerCpuMs !== undefined && this.#measuredSent > 0 ? (this.#brokerCpuMs / this.#measuredSent) * 1000 : undefined,
       ledger: this.#ledgerFigures ?? this.#ledger.reconcile(undefined),
       notes: [...this.#notes],
     };

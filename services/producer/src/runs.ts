@@ -17,6 +17,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { BrokerObserver } from "./observer/broker.ts";
+import type { BrokerCpu } from "./observer/broker-cpu.ts";
 import type { HandlerObserver } from "./observer/fleet.ts";
 import type { LossBasis as LossBasisName } from "./ledger.ts";
 import { Phase, type PhaseFigures, type PhaseStateName } from "./runner.ts";
@@ -67,6 +68,8 @@ export interface RunManagerOptions {
   probe: HandlerObserver;
   /** The broker's own counts, for AMQP phases whose loss the handlers cannot establish. */
   broker?: BrokerObserver;
+  /** The broker node's CPU, charged to AMQP phases. */
+  brokerCpu?: BrokerCpu;
   /** This producer's PRODUCER_ID; phase producer ids start with it. */
   producerId: string;
   context: SpecContext;
@@ -118,6 +121,7 @@ export class RunManager {
               sender: this.#options.senders[transport],
               probe: this.#options.probe,
               broker: transport === "amqp" ? this.#options.broker : undefined,
+              brokerCpu: transport === "amqp" ? this.#options.brokerCpu : undefined,
               signal: run.controller.signal,
               onChange: () => run.changed(),
             }),
@@ -297,6 +301,7 @@ export function toPhaseProto(figures: PhaseFigures): PhaseResult {
     bytesPerMessage: figures.bytesPerMessage,
     producerCpuMsPer1k: figures.producerCpuMsPer1k,
     handlerCpuMsPer1k: figures.handlerCpuMsPer1k,
+    brokerCpuMsPer1k: figures.brokerCpuMsPer1k,
     ledger: create(LedgerSchema, {
       sent: BigInt(ledger.sent),
       acknowledged: BigInt(ledger.acknowledged),

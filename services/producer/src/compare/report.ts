@@ -24,6 +24,8 @@ export interface Row {
   duplicated: number | undefined;
   producerCpuMsPer1k: number | undefined;
   handlerCpuMsPer1k: number | undefined;
+  /** AMQP: the broker node's CPU per 1,000 messages. */
+  brokerCpuMsPer1k: number | undefined;
   bytesPerMessage: number;
   handlerP50Ms: number | undefined;
   handlerP99Ms: number | undefined;
@@ -117,6 +119,7 @@ export function toRow(phase: PhaseResult): Row {
     duplicated: tracked ? Number(ledger!.duplicated) : undefined,
     producerCpuMsPer1k: phase.producerCpuMsPer1k,
     handlerCpuMsPer1k: phase.handlerCpuMsPer1k,
+    brokerCpuMsPer1k: phase.brokerCpuMsPer1k,
     bytesPerMessage: phase.bytesPerMessage,
     handlerP50Ms: phase.handlerLatency?.p50Ms,
     handlerP99Ms: phase.handlerLatency?.p99Ms,
@@ -167,8 +170,20 @@ export const COLUMNS = [
   "dup",
   "CPU ms/1k producer",
   "CPU ms/1k handler",
+  "CPU ms/1k broker",
+  "CPU ms/1k total",
   "bytes/msg",
 ] as const;
+
+/**
+ * The whole CPU cost per 1,000 messages: producer, handlers and (AMQP) broker. Undefined
+ * when a part the transport needs is missing, rather than a total that looks cheaper.
+ */
+export function totalCpuMsPer1k(row: Row): number | undefined {
+  if (row.producerCpuMsPer1k === undefined || row.handlerCpuMsPer1k === undefined) return undefined;
+  if (row.transport === "amqp" && row.brokerCpuMsPer1k === undefined) return undefined;
+  return row.producerCpuMsPer1k + row.handlerCpuMsPer1k + (row.brokerCpuMsPer1k ?? 0);
+}
 
 /** One row's cells, as text, in {@link COLUMNS} order. */
 export function cells(row: Row): string[] {
@@ -184,6 +199,8 @@ export function cells(row: Row): string[] {
     optional(row.duplicated, (value) => integer.format(value)),
     optional(row.producerCpuMsPer1k, oneDecimal),
     optional(row.handlerCpuMsPer1k, oneDecimal),
+    optional(row.brokerCpuMsPer1k, oneDecimal),
+    optional(totalCpuMsPer1k(row), oneDecimal),
     integer.format(Math.round(row.bytesPerMessage)),
   ];
 }

@@ -475,6 +475,16 @@ export declare type PhaseResult = Message<"switchyard.v1.PhaseResult"> & {
    * @generated from field: switchyard.v1.Latency schedule_lag = 20;
    */
   scheduleLag?: Latency | undefined;
+
+  /**
+   * AMQP only: the broker node's CPU time (user + system) from the start of the measured
+   * window until the handlers had taken every message, per 1000 measured sends, in
+   * milliseconds. Read from the node's process when it runs on this machine, else from
+   * its Prometheus endpoint; unset when neither can be read.
+   *
+   * @generated from field: optional double broker_cpu_ms_per_1k = 21;
+   */
+  brokerCpuMsPer1k?: number | undefined;
 };
 
 /**
