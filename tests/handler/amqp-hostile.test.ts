@@ -91,6 +91,28 @@ describe("handler process fed AMQP messages with hostile headers", () => {
   });
 });
 
+describe("handler process whose handling always fails, fed a forged x-delivery-count", () => {
+  const handler = useHandlerProcess(() => ({
+    AMQP_URL: broker.url,
+    AMQP_DELIVERY_LIMIT: DELIVERY_LIMIT,
+    SIMULATED_FAILURE_RATIO: "1",
+    SHUTDOWN_GRACE_MS: "3000",
+  }));
+
+  it("still gives the message every delivery the queue allows: the header counts only on a redelivery", async () => {
+    await drainQueue(broker.url, "switchyard.work.dead"); // what earlier tests left
+    const client = await rawPublisher(broker.url);
+    await client.publish(json("forged-count"), { contentType: "application/json", messageId: "forged-count", headers: { "x-delivery-count": 1000 } });
+    await client.close();
+    await eventually(async () => (await handledCount(handler().httpUrl, "amqp", "dead_lettered")) === 1);
+    expect(await handledCount(handler().httpUrl, "amqp", "failed")).toBe(Number(DELIVERY_LIMIT));
+    const dead = await drainQueue(broker.url, "switchyard.work.dead");
+    expect(dead.map((entry) => entry.headers[REASON])).toEqual([
+      `handling failed on delivery ${DELIVERY_LIMIT} of ${DELIVERY_LIMIT}: simulated handling failure`,
+    ]);
+  });
+});
+
 describe("handler process fed generated AMQP messages (property)", () => {
   const MAX_PAYLOAD_BYTES = 512;
   const handler = useHandlerProcess(() => ({
@@ -136,19 +158,20 @@ describe("handler process fed generated AMQP messages (property)", () => {
             expect(expected.has(id), `unknown dead letter ${id}`).toBe(true);
             expect(typeof reason === "string" && reason.length > 0, `${id} has a reason`).toBe(true);
             // A message that should be handled reaches the DLQ only when handling kept failing.
-            if (expected.get(id) === "handled") expect(reason).toMatch(`^handling failed on delivery ${DELIVERY_LIMIT} of ${DELIVERY_LIMIT}: `);
+            if (expected.get(id) === "handled") expect(reason).toMatch(new RegExp(`^handling failed on delivery ${DELIVERY_LIMIT} of ${DELIVERY_LIMIT}: `));
           }
           for (const [id, outcome] of expected) {
             if (outcome === "dead") expect(deadIds, `${id} dead-lettered`).toContain(id);
           }
           expect(child.exitCode).toBeNull();
         }),
-        { numRuns: 25, endOnFailure: true },
+        // PROPERTY_RUNS=500 for a longer hunt; failures print the seed and the batch.
+        { numRuns: Number(process.env.PROPERTY_RUNS ?? 25), endOnFailure: true },
       );
     } finally {
       await client.close();
     }
     expect(await readyCount(broker.url, "switchyard.work")).toBe(0);
     expect(child.exitCode).toBeNull();
-  }, 240_000);
+  }, 600_000);
 });

@@ -143,7 +143,8 @@ export class AmqpConsumer {
         readiness.set(BROKER_CONDITION, false);
         logger.warn({ err: lost, retryInMs: retryMs }, "consumer connection lost; subscribing again");
         this.#session = undefined;
-        await session.close();
+        // Usually closed already; a half-open connection must not stall the retries.
+        await settleWithin(session.close(), { logger, timeoutMs: this.#options.closeTimeoutMs, what: "closing the lost consumer connection" });
       } catch (error) {
         readiness.set(BROKER_CONDITION, false);
         logger.warn({ err: error, retryInMs: retryMs }, "could not subscribe; retrying");
@@ -203,10 +204,12 @@ export class AmqpConsumer {
 
 /**
  * How many times the broker delivered this message before (quorum queues count it in
- * `x-delivery-count`). Any publisher can set headers, so anything but a whole,
- * non-negative number counts as none.
+ * `x-delivery-count`). Any publisher can set headers: on a first delivery (the broker's
+ * own `redelivered` flag unset) the header is the publisher's, not the broker's, and
+ * counts for nothing; anything but a whole, non-negative number counts as none.
  */
 function deliveryCount(message: Message): number {
+  if (message.fields.redelivered !== true) return 0;
   const headers: unknown = message.properties.headers;
   if (typeof headers !== "object" || headers === null) return 0;
   const count: unknown = (headers as Record<string, unknown>)["x-delivery-count"];
