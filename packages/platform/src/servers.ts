@@ -59,6 +59,9 @@ export const HTTP1_TIMEOUTS = {
   headersTimeoutMs: 10_000,
   // A whole request body within 30 s: at most READ_MAX_BYTES over a slow link.
   requestTimeoutMs: 30_000,
+  // How often Node sweeps connections for those two timeouts (its default is 30 s, which
+  // would let a slow connection live up to 40 s).
+  checkEveryMs: 2_000,
   // Idle keep-alive connections close after 72 s, longer than common load balancers'
   // 60 s idle timeout so the balancer, not the server, closes them (Fastify's default).
   keepAliveTimeoutMs: 72_000,
@@ -140,13 +143,15 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     forceCloseConnections: "idle",
     requestTimeout: HTTP1_TIMEOUTS.requestTimeoutMs,
     keepAliveTimeout: HTTP1_TIMEOUTS.keepAliveTimeoutMs,
-    // A socket silent for longer than the longest RPC may take, plus a margin, is dead:
-    // a client that stopped reading its answer, for one.
+    // A socket silent for longer than the longest RPC may take, plus a margin, is dead: a
+    // client that stopped reading its answer, or one that connected and never sent a
+    // byte (Node's headers timeout starts with the first byte).
     connectionTimeout: limits.maxTimeoutMs + 10_000,
+    // Node's own options, which Fastify passes to http.createServer: it has no headers
+    // timeout of its own. Node enforces the header and request timeouts on a sweep.
+    http: { headersTimeout: HTTP1_TIMEOUTS.headersTimeoutMs, connectionsCheckingInterval: HTTP1_TIMEOUTS.checkEveryMs },
     loggerInstance: logger.child({ listener: "http" }),
   }) as unknown as FastifyInstance;
-  // Fastify sets no headers timeout of its own.
-  (http.server as unknown as HttpServer).headersTimeout = HTTP1_TIMEOUTS.headersTimeoutMs;
   registerOpsRoutes(http, { readiness, registry });
   const h2c = fastify({
     logController,
