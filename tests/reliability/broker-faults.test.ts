@@ -14,12 +14,12 @@ import { awaitRecovery, expectNothingLost, settle } from "./support/scenario.ts"
 import { newRunId } from "./support/work.ts";
 
 describe("reliability: broker faults", () => {
-  const node = usePrivateNode();
+  const node = usePrivateNode(["stop10", "kill", "drop"]);
   const cleanup = useCleanup();
 
   it("broker stop_app for 10 s under load", async () => {
     const { broker } = node();
-    await brokerOutageUnderLoad("broker stop_app 10 s", await node().vhost("stop10"), {
+    await brokerOutageUnderLoad("broker stop_app 10 s", node().vhost("stop10"), {
       begin: () => broker.stopApp(),
       end: () => broker.startApp(),
       durationMs: 10_000,
@@ -28,7 +28,7 @@ describe("reliability: broker faults", () => {
 
   it("broker kill -9 of the Erlang VM under load, and restart", async () => {
     const { broker } = node();
-    await brokerOutageUnderLoad("broker kill -9 + restart", await node().vhost("kill"), {
+    await brokerOutageUnderLoad("broker kill -9 + restart", node().vhost("kill"), {
       begin: () => broker.kill(),
       end: () => broker.start(),
       durationMs: 1_000,
@@ -39,11 +39,12 @@ describe("reliability: broker faults", () => {
     // The reproduction: 20 messages, each taking 4 s and failing, the handler's
     // connection closed half a second in. The broker redelivers while the first attempts
     // still run; every message must end in the dead-letter queue, none acked unhandled.
-    const vhost = await node().vhost("drop");
+    // Three deliveries per message instead of five keep the scenario short.
+    const vhost = node().vhost("drop");
     const runId = newRunId("drop");
     const ledger = new ScenarioLedger("connection drop, failing work in flight");
     const handler = await startHandlerProcess({
-      env: { AMQP_URL: vhost.url, SIMULATED_DELAY_MS: "4000", SIMULATED_FAILURE_RATIO: "1", SHUTDOWN_GRACE_MS: "3000" },
+      env: { AMQP_URL: vhost.url, SIMULATED_DELAY_MS: "4000", SIMULATED_FAILURE_RATIO: "1", AMQP_DELIVERY_LIMIT: "3", SHUTDOWN_GRACE_MS: "3000" },
     });
     cleanup.push(() => handler.stop(5_000));
     await eventually(async () => (await handler.readyz()) === 200, 30_000, 100);

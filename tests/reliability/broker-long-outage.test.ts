@@ -6,12 +6,12 @@ import { usePrivateNode } from "./support/broker-node.ts";
 import { brokerOutageUnderLoad } from "./support/outage.ts";
 
 describe("reliability: long broker outage", () => {
-  const node = usePrivateNode();
+  const node = usePrivateNode(["stop60"]);
   const cleanup = useCleanup();
 
   it("broker stop_app for 60 s under load", async () => {
     const { broker } = node();
-    await brokerOutageUnderLoad("broker stop_app 60 s", await node().vhost("stop60"), {
+    await brokerOutageUnderLoad("broker stop_app 60 s", node().vhost("stop60"), {
       begin: () => broker.stopApp(),
       end: () => broker.startApp(),
       durationMs: 60_000,

@@ -21,7 +21,7 @@ const STUCK_MS = "60000";
 const PREFETCH = 32;
 
 describe("reliability: handler process faults", () => {
-  const node = usePrivateNode();
+  const node = usePrivateNode(["kill", "term", "sigstop"]);
   const cleanup = useCleanup();
 
   async function handler(env: Record<string, string>): Promise<HandlerProcess> {
@@ -36,7 +36,7 @@ describe("reliability: handler process faults", () => {
    * unacknowledged work, then starts a second one; the load publishes throughout.
    */
   async function replaceMidRun(scenario: string, signal: "SIGKILL" | "SIGTERM") {
-    const { name, url, ctl } = await node().vhost("kill");
+    const { name, url, ctl } = node().vhost(signal === "SIGKILL" ? "kill" : "term");
     const runId = newRunId(signal === "SIGKILL" ? "kill" : "term");
     const ledger = new ScenarioLedger(scenario);
     const first = await handler({ AMQP_URL: url, SIMULATED_DELAY_MS: STUCK_MS });
@@ -70,7 +70,7 @@ describe("reliability: handler process faults", () => {
   }, 90_000);
 
   it("handler SIGSTOP for 5 s then SIGCONT, under AMQP and gRPC load", async () => {
-    const { name, url, ctl } = await node().vhost("sigstop");
+    const { name, url, ctl } = node().vhost("sigstop");
     const scenario = "handler SIGSTOP 5 s / SIGCONT";
     const runId = newRunId("sigstop");
     const ledger = new ScenarioLedger(scenario);

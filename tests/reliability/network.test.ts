@@ -23,12 +23,12 @@ describe("reliability: partition and packet loss", () => {
     await namespace?.destroy();
   });
   // The node listens on the host's end of the veth pair only, and lets guest in from there.
-  const node = usePrivateNode(() => ({ bindAddress: namespace!.hostAddress, guestFromAnywhere: true }));
+  const node = usePrivateNode(["partition", "loss"], () => ({ bindAddress: namespace!.hostAddress, guestFromAnywhere: true }));
   const cleanup = useCleanup();
 
-  async function underFault(scenario: string, fault: readonly string[], faultMs: number) {
+  async function underFault(scenario: string, vhostName: string, fault: readonly string[], faultMs: number) {
     const ns = namespace!;
-    const vhost = await node().vhost("net");
+    const vhost = node().vhost(vhostName);
     const runId = newRunId("net");
     const ledger = new ScenarioLedger(scenario);
     const handler = await startHandlerProcess({ env: { AMQP_URL: vhost.url, SHUTDOWN_GRACE_MS: "3000" }, netns: ns.name, host: ns.nsAddress });
@@ -55,10 +55,10 @@ describe("reliability: partition and packet loss", () => {
   }
 
   it("partition: everything arriving at the handler's namespace dropped for 10 s", async () => {
-    await underFault("partition 10 s (netns, iptables DROP)", [], 10_000);
+    await underFault("partition 10 s (netns, iptables DROP)", "partition", [], 10_000);
   }, 120_000);
 
-  it("2% packet loss into the handler's namespace for 15 s", async () => {
-    await underFault("2% packet loss 15 s (netns)", ["-m", "statistic", "--mode", "random", "--probability", "0.02"], 15_000);
+  it("2% packet loss into the handler's namespace for 10 s", async () => {
+    await underFault("2% packet loss 10 s (netns)", "loss", ["-m", "statistic", "--mode", "random", "--probability", "0.02"], 10_000);
   }, 120_000);
 });
