@@ -62,7 +62,13 @@ export async function startService(
       reject(new Error(`${name} exited with ${code} before listening:\n${lines.join("\n")}`));
     });
   });
-  await ready;
+  // A service that never reported both listeners is killed here, not left running
+  // after the test that started it has failed.
+  await ready.catch(async (error: unknown) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+    throw error;
+  });
   return {
     child,
     lines,
