@@ -46,7 +46,8 @@ function shares(run: Run, transport: string): Map<string, number> {
   return new Map(phase.ledger!.replicas.map((replica) => [replica.handlerId, Number(replica.handled)]));
 }
 
-describe("three handler replicas", () => {
+// Three handlers, a producer and three phases per run: slow on a busy 2-core machine.
+describe("three handler replicas", { timeout: 150_000 }, () => {
   it("round robin: nothing lost, each replica gets its third of RPC sends within 20%, and AMQP's consumers share", async () => {
     const run = await runWith("round_robin");
     expect(run.state).toBe(RunState.SUCCEEDED);

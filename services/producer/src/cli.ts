@@ -183,10 +183,15 @@ async function main(argv: string[]): Promise<number> {
     const measured = rows.filter((row) => row.state === "done" || row.state === "stopped");
     const lost = measured.some((row) => (row.lost ?? 0) > 0);
     const silent = measured.filter((row) => (row.outcomes.ok ?? 0) === 0);
+    // A phase with successful sends whose loss could not be established is not a pass.
+    const unverified = measured.filter((row) => row.lost === undefined && (row.outcomes.ok ?? 0) > 0);
     if (lost) say("messages were lost (see the lost column): that must not happen");
+    if (unverified.length > 0) {
+      say(`loss could not be established for ${unverified.map((row) => `${row.transport} ${formatBytes(row.payloadBytes)}`).join(", ")} (see the notes)`);
+    }
     if (silent.length > 0) say(`no successful send on ${silent.map((row) => `${row.transport} ${formatBytes(row.payloadBytes)}`).join(", ")}`);
     if (stopping) return 130;
-    return run.state === RunState.FAILED || lost || silent.length > 0 ? 1 : 0;
+    return run.state === RunState.FAILED || lost || silent.length > 0 || unverified.length > 0 ? 1 : 0;
   } finally {
     await services?.stop();
   }

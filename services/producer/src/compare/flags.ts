@@ -91,8 +91,9 @@ Ctrl-C stops the run and still prints and writes what was measured so far; a
 second Ctrl-C quits at once.
 
 Exit status: 0 when every phase finished with successful sends and nothing lost;
-1 when a phase lost messages, had no successful send, or the run failed; 2 for a
-flag that cannot be used (one line says which); 130 when stopped with Ctrl-C.`;
+1 when a phase lost messages, could not establish whether it did, had no successful
+send, or the run failed; 2 for a flag that cannot be used (one line says which); 130
+when stopped with Ctrl-C.`;
 
 /**
  * Parses and validates `compare`'s flags, including the run specification they make.
