@@ -28,8 +28,8 @@ const ATTACK_MS = 30_000;
  * The stated bound: the handler's peak resident memory grows by at most this much. With
  * Node's defaults each connection got over 1 000 streams dispatched before nghttp2's
  * reset limit sent GOAWAY, and this attack grew the handler by about 200 MB (162 to
- * 369 MB); with the listener's reset budget each connection is closed after about 200
- * streams and the growth measured 64-66 MB, mostly V8 growing its heap for the burst.
+ * 369 MB); with the listener's reset budget each connection is closed after about 100
+ * streams and the growth measured 31-37 MB, mostly V8 growing its heap for the burst.
  */
 const RSS_GROWTH_BOUND_MB = 100;
 

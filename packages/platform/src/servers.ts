@@ -25,29 +25,34 @@ export interface RpcLimits {
  * the server a request before the reset arrives (HTTP/2 "rapid reset", CVE-2023-44487).
  */
 export const H2C_SERVER_OPTIONS = {
-  // Streams a client may have open at once (Node's default is unlimited). gRPC clients
-  // queue calls beyond it on their side; more connections raise a client's share.
-  settings: { maxConcurrentStreams: 100 },
+  // Streams a client may have open at once (Node's default is unlimited; Go's is 250).
+  // gRPC clients queue calls beyond it on their side. A client cancelling calls faster
+  // than the server reads the cancels can exceed it, and gets streams refused.
+  settings: { maxConcurrentStreams: 250 },
   // Streams opened beyond that limit, and malformed frames, before the session is closed.
   maxSessionRejectedStreams: 100,
   maxSessionInvalidFrames: 100,
-  // nghttp2's RST_STREAM token bucket: past it the server sends GOAWAY. It acts only once
-  // the read in progress is processed, up to a 64 KiB read's worth of streams (hundreds
-  // to a few thousand), so {@link RESET_BUDGET} below closes the session at once.
-  streamResetBurst: 200,
-  streamResetRate: 50,
+  // nghttp2's RST_STREAM token bucket, for resets of every kind: past it the server sends
+  // GOAWAY and the client moves to a new connection. Room for a client whose open calls
+  // all hit their deadline at once, several times over (Node's default: 1 000, 33/s).
+  // GOAWAY takes effect only once the read in progress is processed, up to a 64 KiB
+  // read's worth of streams (hundreds to a few thousand): {@link RESET_BUDGET} covers that.
+  streamResetBurst: 500,
+  streamResetRate: 100,
   // Node's default (10 MB) of buffered frames, header tables and stream state per session.
   maxSessionMemory: 10,
 } as const satisfies Http2ServerOptions;
 
 /**
- * Streams a client may reset (or otherwise abandon before the answer) per h2c session:
- * a burst, then a rate. Enough for a client whose every open stream hits its deadline at
- * once, twice over; a session past it is destroyed on the spot with
- * ENHANCE_YOUR_CALM, so a rapid-reset client gets at most this many handlers started
- * per connection.
+ * Streams a client may open and reset within one read, before the server could act on
+ * them, per h2c session: a burst, then a rate. An attacker does that; a client cancelling
+ * on its deadline resets later and is left to nghttp2's limit above, unless the server
+ * lags behind its deadlines so far that the open and the cancel arrive together. A
+ * session past the budget is destroyed on the spot with ENHANCE_YOUR_CALM (its calls in
+ * flight fail), so a rapid-reset client gets at most this many handlers started per
+ * connection.
  */
-export const RESET_BUDGET = { burst: H2C_SERVER_OPTIONS.streamResetBurst, perSecond: H2C_SERVER_OPTIONS.streamResetRate } as const;
+export const RESET_BUDGET = { burst: 100, perSecond: 50 } as const;
 
 /**
  * Timeouts of the HTTP/1.1 listener, so slow or idle connections end instead of piling
@@ -170,10 +175,11 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
 }
 
 /**
- * Enforces {@link RESET_BUDGET} on every h2c session. A stream's 'close' fires while
- * nghttp2 is still processing the read that reset it, and destroying the session there
- * stops the rest of that read, so the streams an attacker packed behind the budget
- * never reach a handler.
+ * Enforces {@link RESET_BUDGET} on every h2c session. nghttp2 hands Node a whole read at
+ * once, and a stream's 'close' fires while that read is still being processed;
+ * destroying the session there stops the rest of the read, so the streams an attacker
+ * packed behind the budget never reach a handler. A stream still open when the read is
+ * done (setImmediate runs after it) was not reset in the same read.
  */
 function destroySessionsThatResetTooFast(instance: FastifyInstance, logger: Logger): void {
   (instance.server as unknown as Http2Server).on("session", (session) => {
@@ -181,9 +187,11 @@ function destroySessionsThatResetTooFast(instance: FastifyInstance, logger: Logg
     let streams = 0;
     session.on("stream", (stream) => {
       streams += 1;
+      let sameRead = true;
+      setImmediate(() => (sameRead = false));
       stream.once("close", () => {
-        // NO_ERROR: the stream ended normally. Anything else was reset or abandoned.
-        if (stream.rstCode === h2.NGHTTP2_NO_ERROR || session.destroyed || budget.take()) return;
+        // NO_ERROR: the stream ended normally; later resets are deadlines and cancels.
+        if (!sameRead || stream.rstCode === h2.NGHTTP2_NO_ERROR || session.destroyed || budget.take()) return;
         logger.warn({ remoteAddress: session.socket?.remoteAddress, streams, budget: RESET_BUDGET }, "closing an HTTP/2 session that resets streams too fast");
         session.destroy(undefined, h2.NGHTTP2_ENHANCE_YOUR_CALM);
       });
