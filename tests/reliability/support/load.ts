@@ -1,4 +1,4 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { HandlerService } from "@switchyard/contracts";
 import amqp, { type ConfirmChannel, type ChannelModel } from "amqplib";
@@ -174,11 +174,12 @@ export function startAmqpLoad(options: LoadOptions & { url: string; confirmTimeo
 /**
  * Sends Work to the handler over gRPC (h2c) or the Connect protocol (JSON over HTTP/1.1),
  * as an at-least-once client does: a send that fails is retried with the same id, up to
- * `attempts` times. A sequence counts as acknowledged when a call returns its Receipt.
+ * `attempts` times. A sequence counts as acknowledged when a call returns its Receipt;
+ * `failures()` counts the sequences that were not, by the code of their last attempt.
  */
 export function startRpcLoad(
   options: LoadOptions & { transport: "grpc" | "connect"; baseUrl: string; attempts?: number; timeoutMs?: number },
-): Load & { duplicateReceipts(): number } {
+): Load & { duplicateReceipts(): number; failures(): Record<string, number> } {
   const pacer = new Pacer(options);
   const client: Client<typeof HandlerService> = createClient(
     HandlerService,
@@ -189,18 +190,23 @@ export function startRpcLoad(
   const attempts = options.attempts ?? 5;
   const timeoutMs = options.timeoutMs ?? 2_000;
   let duplicates = 0;
+  const failures: Record<string, number> = {};
   pacer.start(async (sequence) => {
     const work = workFor(options.runId, sequence);
+    let lastError = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
         const { receipt } = await client.handle({ work }, { timeoutMs });
         if (receipt?.workId !== work.id) return false;
         if (receipt.duplicate) duplicates++;
         return true;
-      } catch {
+      } catch (error) {
+        lastError = ConnectError.from(error).code.toString();
         if (attempt < attempts) await sleep(250 * attempt);
       }
     }
+    const code = Code[Number(lastError)] ?? lastError;
+    failures[code] = (failures[code] ?? 0) + 1;
     return false;
   });
   return {
@@ -210,5 +216,6 @@ export function startRpcLoad(
     acknowledgedSince: (since, ms) => pacer.acknowledgedSince(since, ms),
     stop: () => pacer.stop(),
     duplicateReceipts: () => duplicates,
+    failures: () => ({ ...failures }),
   };
 }
