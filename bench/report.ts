@@ -7,6 +7,7 @@ export interface Report {
   settings: { rounds: number; seconds: number; payloads: number[]; concurrency: number; confirmWindow: number; prefetch: number; deadlineMs: number };
   rows: readonly Row[];
   samples: Sample[];
+  idle: Array<{ group: string; row: string; rssBytes: number }>;
 }
 
 const number = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "–");
@@ -66,5 +67,16 @@ export function printTable(report: Report): void {
         console.log(`| ${cells.join(" | ")} |${failed > 0 ? ` ⚠ ${failed} failed: ${samples.find((s) => s.firstError)?.firstError ?? ""}` : ""}`);
       }
     }
+  }
+}
+
+/** Prints resident memory per row: idle (started, before load) and the most seen under load. */
+export function printMemory(report: Report): void {
+  console.log(`\n### Resident memory (MiB; AMQP rows: publisher + consumer)\n`);
+  console.log(`| group | row | idle | under load, largest |`);
+  console.log(`|---|---|---|---|`);
+  for (const { group, row, rssBytes } of report.idle) {
+    const loaded = report.samples.filter((sample) => sample.group === group && sample.row === row).map((sample) => sample.rssBytes);
+    console.log(`| ${group} | ${row} | ${number(rssBytes / 2 ** 20)} | ${loaded.length > 0 ? number(Math.max(...loaded) / 2 ** 20) : "–"} |`);
   }
 }

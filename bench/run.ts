@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { createTestVhost, type TestVhost } from "../tests/support/broker.ts";
 import type { LoadResult } from "./lib/load.ts";
 import { BenchProcess, cpuMicros, rssBytes } from "./lib/process.ts";
-import { printTable } from "./report.ts";
+import { printMemory, printTable } from "./report.ts";
 import { ROWS, type Row } from "./rows.ts";
 import { ghz, wrk } from "./tools/generators.ts";
 
@@ -40,6 +40,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     payloads: { type: "string" },
     out: { type: "string" },
+    profile: { type: "boolean", default: false },
   },
 });
 const smoke = flags.smoke;
@@ -72,6 +73,8 @@ interface Setup {
 const processes: BenchProcess[] = [];
 const vhosts: TestVhost[] = [];
 let stopping = false;
+
+const profileDir = `${outDir}${stamp}-profiles`;
 
 async function start(name: string, file: string, args: string[], role: "measured" | "load"): Promise<BenchProcess> {
   const child = await BenchProcess.start(name, file, args, role, log);
@@ -180,11 +183,17 @@ process.once("SIGINT", () => {
 });
 
 const samples: Sample[] = [];
+/** Resident memory of each row's measured process(es) once started, before any load. */
+const idle: Array<{ group: string; row: string; rssBytes: number }> = [];
 try {
   process.stderr.write(`bench: ${rows.length} rows × ${settings.payloads.length} payloads × ${settings.rounds} rounds of ${settings.seconds} s; log in results/bench/${stamp}.log\n`);
   const targets = new Map<string, BenchProcess>();
   const setups = new Map<Row, Setup>();
   for (const row of rows) setups.set(row, await setUp(row, targets));
+  for (const [row, setup] of setups) {
+    const measured = [setup.measured, setup.consumer].filter((child) => child !== undefined);
+    idle.push({ group: row.group, row: row.name, rssBytes: measured.reduce((sum, child) => sum + rssBytes(child.pid), 0) });
+  }
   if (settings.warmupSeconds > 0) {
     process.stderr.write("warming up…\n");
     for (const row of rows) for (const payloadBytes of settings.payloads) await measure(row, setups.get(row)!, payloadBytes, settings.warmupSeconds);
@@ -195,8 +204,16 @@ try {
       for (const row of rows) {
         if (stopping) break;
         let sample: Sample;
+        // With --profile, round 1's windows are profiled in every measured process.
+        const profiled = flags.profile && round === 1 ? [setups.get(row)!.measured, setups.get(row)!.consumer].filter((p) => p !== undefined) : [];
         try {
+          for (const child of profiled) await child.ask({ cmd: "profile:start" });
           sample = { group: row.group, row: row.name, payloadBytes, round, ...(await measure(row, setups.get(row)!, payloadBytes, settings.seconds)) };
+          for (const child of profiled) {
+            const slug = `${child.name}-${payloadBytes}`.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+            mkdirSync(profileDir, { recursive: true });
+            await child.ask({ cmd: "profile:stop", path: `${profileDir}/${slug}.cpuprofile` });
+          }
         } catch (error) {
           // One broken row must not hide the others; the run still ends in failure.
           const nothing = { throughput: 0, cpuUsPerMessage: Number.NaN, p50Us: Number.NaN, p99Us: Number.NaN, rssBytes: Number.NaN, ok: 0, failed: 1 };
@@ -213,10 +230,12 @@ try {
 }
 
 const finished = { at: new Date().toISOString(), loadAverage: loadavg() };
-const report = { started, finished, node: process.version, settings, rows, samples };
+const report = { started, finished, node: process.version, settings, rows, samples, idle };
 const jsonPath = flags.out ?? `${outDir}${stamp}.json`;
 writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 printTable(report);
+printMemory(report);
+if (flags.profile) console.log(`CPU profiles: ${profileDir} (summarise with node bench/tools/top-frames.ts <file>)`);
 const broken = samples.filter((sample) => sample.ok === 0 || sample.failed > 0);
 if (broken.length > 0) {
   console.error(`\n${broken.length} windows had failures or no successful message; see the ⚠ rows and results/bench/${stamp}.log`);

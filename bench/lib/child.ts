@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 
 /** A command the runner sends a bench process, one JSON line on its stdin. */
@@ -14,6 +16,8 @@ export type CommandHandler = (command: Command) => Promise<unknown> | unknown;
  * answers every JSON line on stdin with one JSON line on stdout, in order. `exit` (or
  * stdin closing, when the runner dies) calls `close` and ends the process. stdout is
  * the protocol's alone: anything else a bench process prints goes to stderr.
+ * `profile:start` and `profile:stop` (with `path`) record a V8 CPU profile of exactly
+ * the window between them, without start-up or warm-up.
  */
 export function serveCommands(info: Record<string, unknown>, handle: CommandHandler, close: () => Promise<void> = async () => {}): void {
   let closing = false;
@@ -33,6 +37,7 @@ export function serveCommands(info: Record<string, unknown>, handle: CommandHand
     // One command at a time, so answers come back in the order asked.
     queue = queue.then(async () => {
       if (command.cmd === "exit") return shutDown();
+      if (command.cmd === "profile:start" || command.cmd === "profile:stop") return profile(command);
       try {
         process.stdout.write(`${JSON.stringify({ ok: await handle(command) })}\n`);
       } catch (error) {
@@ -50,4 +55,23 @@ export function argument(name: string): string {
   const found = process.argv.find((arg) => arg.startsWith(prefix));
   if (found === undefined) throw new Error(`missing ${prefix}…`);
   return found.slice(prefix.length);
+}
+
+let inspector: Session | undefined;
+
+/** Starts or stops the V8 CPU profiler of this process and answers when done. */
+async function profile(command: Command): Promise<void> {
+  if (command.cmd === "profile:start") {
+    inspector ??= new Session();
+    inspector.connect();
+    await inspector.post("Profiler.enable");
+    // 100 µs between samples: enough detail for per-message costs of tens of µs.
+    await inspector.post("Profiler.setSamplingInterval", { interval: 100 });
+    await inspector.post("Profiler.start");
+  } else {
+    const { profile } = await inspector!.post("Profiler.stop");
+    writeFileSync(String(command.path), JSON.stringify(profile));
+    inspector!.disconnect();
+  }
+  process.stdout.write(`${JSON.stringify({ ok: {} })}\n`);
 }
