@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectBroker, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
+import { connectBroker, RECONNECT_BACKOFF, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
 import type { Work } from "@switchyard/contracts";
 import type { Message } from "amqplib/callback_api";
 import type { Logger } from "pino";
@@ -31,9 +31,10 @@ export interface AmqpConsumerOptions {
 /** Readiness condition this adapter owns. */
 export const BROKER_CONDITION = "broker_subscription";
 
-/** Backoff between consumer connection attempts: 0.5 s doubling to 5 s, reset once consuming. */
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 5000;
+// The consumer's own connection retries follow the same backoff as every other broker
+// connection (reset once consuming), so readiness returns as soon after an outage as the
+// producer's does.
+const { min: RETRY_MIN_MS, max: RETRY_MAX_MS, factor: RETRY_FACTOR } = RECONNECT_BACKOFF;
 
 const deadLetter = (reason: string): Settlement => ({ kind: "dead-letter", reason });
 
@@ -124,7 +125,7 @@ export class AmqpConsumer {
   async #consumeUntilStopped(broker: BrokerAsPromised): Promise<void> {
     const { readiness, logger, prefetch } = this.#options;
     const { signal } = this.#stopping;
-    let retryMs = RETRY_MIN_MS;
+    let retryMs: number = RETRY_MIN_MS;
     while (!signal.aborted) {
       try {
         const session = await openConsumerSession({
@@ -150,7 +151,7 @@ export class AmqpConsumer {
         logger.warn({ err: error, retryInMs: retryMs }, "could not subscribe; retrying");
       }
       await sleep(retryMs, undefined, { signal }).catch(() => undefined);
-      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      retryMs = Math.min(retryMs * RETRY_FACTOR, RETRY_MAX_MS);
     }
   }
 
