@@ -109,4 +109,19 @@ describe("LatencyRecorder", () => {
     expect(summary.p999Ms).toBeLessThanOrEqual(summary.maxMs);
     expect(summary.maxMs).toBeCloseTo(1 + 96 * 0.8123, 1);
   });
+
+  it("gives the distribution from p50 to p99.99, rising, matching the named percentiles", async () => {
+    const { LatencyRecorder } = await import("../src/latency.ts");
+    const recorder = new LatencyRecorder();
+    // 1 … 100,000 µs: the exact p-th percentile is p × 1,000 µs.
+    for (let i = 1; i <= 100_000; i++) recorder.record(i / 1000);
+    const { distribution, p50Ms, p99Ms, p999Ms } = recorder.summary();
+    expect(distribution.map((point) => point.percentile)).toEqual([50, 75, 80, 90, 95, 97.5, 98, 99, 99.5, 99.75, 99.8, 99.9, 99.95, 99.975, 99.98, 99.99]);
+    for (const point of distribution) expect(point.valueMs).toBeCloseTo(point.percentile, 0);
+    for (let i = 1; i < distribution.length; i++) expect(distribution[i]!.valueMs).toBeGreaterThanOrEqual(distribution[i - 1]!.valueMs);
+    expect(distribution.find((point) => point.percentile === 50)!.valueMs).toBe(p50Ms);
+    expect(distribution.find((point) => point.percentile === 99)!.valueMs).toBe(p99Ms);
+    expect(distribution.find((point) => point.percentile === 99.9)!.valueMs).toBe(p999Ms);
+    expect(new LatencyRecorder().summary().distribution).toEqual([]);
+  });
 });

@@ -161,6 +161,15 @@ export declare type Latency = Message<"switchyard.v1.Latency"> & {
    * @generated from field: double mean_ms = 7;
    */
   meanMs: number;
+
+  /**
+   * The percentile distribution from p50 to p99.99, points evenly spaced on a log
+   * 1/(1 - p) axis (p50, p75, p80, p90, p95 … p99.99), for plotting the tail. Empty
+   * before the first value. Points past 1 - 1/count all report the largest value.
+   *
+   * @generated from field: repeated switchyard.v1.PercentilePoint distribution = 8;
+   */
+  distribution: PercentilePoint[];
 };
 
 /**
@@ -168,6 +177,33 @@ export declare type Latency = Message<"switchyard.v1.Latency"> & {
  * Use `create(LatencySchema)` to create a new message.
  */
 export declare const LatencySchema: GenMessage<Latency>;
+
+/**
+ * PercentilePoint is one point of a latency percentile distribution.
+ *
+ * @generated from message switchyard.v1.PercentilePoint
+ */
+export declare type PercentilePoint = Message<"switchyard.v1.PercentilePoint"> & {
+  /**
+   * The percentile, 0 to 100 (e.g. 99.9).
+   *
+   * @generated from field: double percentile = 1;
+   */
+  percentile: number;
+
+  /**
+   * The latency at that percentile, in milliseconds.
+   *
+   * @generated from field: double value_ms = 2;
+   */
+  valueMs: number;
+};
+
+/**
+ * Describes the message switchyard.v1.PercentilePoint.
+ * Use `create(PercentilePointSchema)` to create a new message.
+ */
+export declare const PercentilePointSchema: GenMessage<PercentilePoint>;
 
 /**
  * HandlerLatency is the handler's one-way latency (handled_at minus Work.sent_at) over
