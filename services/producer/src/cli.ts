@@ -6,6 +6,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { FLAG_OF_FIELD, HELP, parseFlags, UsageError } from "./compare/flags.ts";
+import { brokerVersion } from "./compare/html/broker-version.ts";
+import { writeHtmlReport } from "./compare/html/write.ts";
 import { ensureBroker, ROOT, startLocalServices, type LocalServices } from "./compare/local.ts";
 import {
   formatBytes,
@@ -155,9 +157,11 @@ async function main(argv: string[]): Promise<number> {
         : `producer at ${producerUrl}`,
       machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
       node: process.version,
+      rabbitmq: services ? await brokerVersion(options.amqpUrl) : undefined,
     };
     writeFileSync(join(outDir, "report.json"), jsonReport(run, context));
     writeFileSync(join(outDir, "report.md"), markdownReport(run, context));
+    writeHtmlReport(outDir);
 
     const rows = run.phases.map(toRow);
     if (options.json) {
@@ -178,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
         ].join("\n") + "\n",
       );
     }
-    say(`run ${runStateName(run.state)}${run.error ? `: ${run.error}` : ""}; report in ${relative(process.cwd(), outDir) || "."}/report.{md,json}`);
+    say(`run ${runStateName(run.state)}${run.error ? `: ${run.error}` : ""}; report in ${relative(process.cwd(), outDir) || "."}/report.html (and report.{md,json})`);
 
     const measured = rows.filter((row) => row.state === "done" || row.state === "stopped");
     const lost = measured.some((row) => (row.lost ?? 0) > 0);

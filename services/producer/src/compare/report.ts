@@ -277,6 +277,8 @@ export interface ReportContext {
   target: string;
   machine: string;
   node: string;
+  /** The broker's product and version, when it could be asked. */
+  rabbitmq?: string;
 }
 
 /** Describes the load and length of a run in words. */
@@ -301,7 +303,7 @@ export function markdownReport(run: Run, context: ReportContext): string {
     `- command: \`${context.command}\``,
     `- started: ${context.startedAt.toISOString()}; run ${run.id}, ${runStateName(run.state)}`,
     `- target: ${context.target}`,
-    `- machine: ${context.machine}; Node ${context.node}`,
+    `- machine: ${context.machine}; Node ${context.node}${context.rabbitmq ? `; ${context.rabbitmq}` : ""}`,
     `- load: ${describeSpec(run)}`,
     "",
     markdownTable(rows),
@@ -337,6 +339,7 @@ export function jsonReport(run: Run, context: ReportContext): string {
       target: context.target,
       machine: context.machine,
       node: context.node,
+      rabbitmq: context.rabbitmq,
       rows: run.phases.map(toRow),
       run: toJson(RunSchema, run),
     },
