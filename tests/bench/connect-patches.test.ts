@@ -1,6 +1,7 @@
-import { createHandlerContext } from "@connectrpc/connect";
+import { createClient, createHandlerContext, createRouterTransport } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
-import { HandlerService } from "@switchyard/contracts";
+import { create } from "@bufbuild/protobuf";
+import { HandlerService, ReceiptSchema } from "@switchyard/contracts";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect as http2Connect, createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
@@ -21,6 +22,32 @@ describe("patches/", () => {
       const installed = JSON.parse(readFileSync(`${ROOT}node_modules/${name}/package.json`, "utf8")) as { version: string };
       expect({ file, version: installed.version }).toEqual({ file, version: match[2] });
     }
+  });
+
+  it("every line a patch adds is in the installed package", () => {
+    for (const file of readdirSync(`${ROOT}patches`).filter((name) => name.endsWith(".patch"))) {
+      const sections = readFileSync(`${ROOT}patches/${file}`, "utf8").split(/^diff --git a\/(\S+) b\/\S+$/m).slice(1);
+      expect(sections.length, file).toBeGreaterThan(0);
+      for (let i = 0; i < sections.length; i += 2) {
+        const installed = readFileSync(`${ROOT}${sections[i]}`, "utf8");
+        const added = sections[i + 1]!.split("\n").filter((line) => line.startsWith("+") && !line.startsWith("+++")).map((line) => line.slice(1));
+        for (const line of added) expect(installed.includes(line), `${sections[i]}: ${line}`).toBe(true);
+      }
+    }
+  });
+
+  it("@connectrpc/connect: client calls that finish share one AbortError on their signal", async () => {
+    const signals: AbortSignal[] = [];
+    const transport = createRouterTransport(
+      (router) => router.service(HandlerService, { handle: () => ({ receipt: create(ReceiptSchema, { workId: "w" }) }) }),
+      { transport: { interceptors: [(next) => (request) => (signals.push(request.signal), next(request))] } },
+    );
+    const client = createClient(HandlerService, transport);
+    await client.handle({});
+    await client.handle({});
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, true]);
+    expect((signals[0]!.reason as DOMException).name).toBe("AbortError");
+    expect(signals[1]!.reason).toBe(signals[0]!.reason);
   });
 
   it("@connectrpc/connect: contexts ended without a reason share one AbortError", () => {
