@@ -22,4 +22,5 @@ bash scripts/ensure-rabbitmq.sh
 if [ "${1:-}" = "--test" ]; then
   bash scripts/ensure-helm.sh
   bash scripts/ensure-prometheus.sh
+  bash scripts/ensure-chromium.sh
 fi

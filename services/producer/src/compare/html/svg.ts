@@ -16,7 +16,7 @@ export interface Frame {
 }
 
 /** The default frame: room for a legend above and axis labels left and below. */
-export const FRAME: Frame = { width: 560, height: 300, top: 44, right: 16, bottom: 40, left: 56 };
+export const FRAME: Frame = { width: 560, height: 300, top: 44, right: 28, bottom: 40, left: 66 };
 
 /** One legend entry: `name` identifies the series (data-series), `label` is shown. */
 export interface LegendItem {
@@ -44,7 +44,7 @@ export function yGrid(ticks: readonly number[], y: (value: number) => number, fo
     const at = y(tick).toFixed(1);
     return `<line class="grid" x1="${frame.left}" x2="${frame.width - frame.right}" y1="${at}" y2="${at}"/><text class="tick" x="${frame.left - 6}" y="${at}" dy="0.32em" text-anchor="end">${esc(format(tick))}</text>`;
   });
-  const title = `<text class="axis-title" transform="translate(14,${(frame.top + frame.height - frame.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(unit)}</text>`;
+  const title = `<text class="axis-title" transform="translate(12,${(frame.top + frame.height - frame.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(unit)}</text>`;
   return `<g class="y-axis">${lines.join("")}${title}</g>`;
 }
 
