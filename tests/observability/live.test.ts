@@ -22,7 +22,9 @@ import { vectorSelectors } from "./support/promql.ts";
 // The proof of issue "dashboard and alerts": the real handler and producer with steady
 // load on all three transports, the shared RabbitMQ with its Prometheus plugin, and a
 // Prometheus of the test's own scraping them with the labels the ServiceMonitors give.
-// Every query is read out of the dashboard JSON and the rules file, never restated here.
+// Two handler replicas on the one vhost, each scraped as its own pod, as a scaled-out
+// Deployment is. Every query is read out of the dashboard JSON and the rules file, never
+// restated here.
 
 const NAMESPACE = "switchyard-proof";
 const SCRAPE_SECONDS = 2;
@@ -35,6 +37,8 @@ const RATE_PER_TRANSPORT = "40";
  */
 const WINDOW_SECONDS = 60;
 const SETTLE_MS = 100_000;
+/** The handler replicas' pod labels; the producer's gRPC and Connect traffic goes to the first. */
+const HANDLER_PODS = ["switchyard-handler-0", "switchyard-handler-1"] as const;
 
 const dashboard = loadDashboard();
 const panels = queryPanels(dashboard);
@@ -88,17 +92,23 @@ function plausibility(panel: Panel, perTransport: boolean, series: Array<Sample 
 
 describe.runIf(havePrometheus())("the dashboard and rules against a real Prometheus", () => {
   let vhost: TestVhost;
-  let handler: ServiceProcess;
+  const handlers: ServiceProcess[] = [];
   let producer: ServiceProcess;
   let prometheus: TestPrometheus;
 
   beforeAll(async () => {
     vhost = await createTestVhost("switchyard-observability");
-    handler = await startService("handler", {
-      AMQP_URL: vhost.url,
-      // A few failures so error codes, error ratios and redeliveries carry real values.
-      SIMULATED_FAILURE_RATIO: "0.02",
-    });
+    // One at a time, each kept as soon as it runs, so afterAll stops every one started.
+    while (handlers.length < HANDLER_PODS.length) {
+      handlers.push(
+        await startService("handler", {
+          AMQP_URL: vhost.url,
+          // A few failures so error codes, error ratios and redeliveries carry real values.
+          SIMULATED_FAILURE_RATIO: "0.02",
+        }),
+      );
+    }
+    const handler = handlers[0]!;
     producer = await startService("producer", {
       AMQP_URL: vhost.url,
       HANDLER_HTTP_URL: handler.httpUrl,
@@ -120,7 +130,9 @@ describe.runIf(havePrometheus())("the dashboard and rules against a real Prometh
       scrape_configs: [
         {
           job_name: "handler",
-          static_configs: [target(handler.httpUrl, { pod: "switchyard-handler-0", service: "switchyard-handler", endpoint: "http" })],
+          static_configs: handlers.map((replica, index) =>
+            target(replica.httpUrl, { pod: HANDLER_PODS[index]!, service: "switchyard-handler", endpoint: "http" }),
+          ),
         },
         {
           job_name: "producer",
@@ -146,12 +158,19 @@ describe.runIf(havePrometheus())("the dashboard and rules against a real Prometh
   afterAll(async () => {
     await prometheus?.stop();
     await producer?.stop();
-    await handler?.stop();
+    for (const replica of handlers) await replica.stop();
     await vhost?.delete();
   });
 
+  /** Why the 1m rate windows cannot be trusted yet, or undefined once every handler filled them. */
+  async function rateWindowsNotFull(): Promise<string | undefined> {
+    const scrapes = await prometheus.query(`count_over_time(up{job="handler", namespace="${NAMESPACE}"}[${WINDOW_SECONDS}s])`);
+    const fewest = scrapes.length < HANDLER_PODS.length ? 0 : Math.min(...scrapes.map((sample) => sample.value));
+    return fewest < WINDOW_SECONDS / SCRAPE_SECONDS - 1 ? `rate windows not full yet (${fewest} scrapes of a handler)` : undefined;
+  }
+
   it("documents exactly the metric families both services export (docs/metrics.md)", async () => {
-    for (const [service, process] of [["handler", handler], ["producer", producer]] as const) {
+    for (const [service, process] of [["handler", handlers[0]!], ["producer", producer]] as const) {
       const exposed = parseExposition(await (await fetch(`${process.httpUrl}/metrics`)).text());
       const documented = documentedFor(service);
       expect([...exposed.keys()].sort(), `${service}: exported families vs docs/metrics.md`).toEqual([...documented.keys()].sort());
@@ -170,10 +189,8 @@ describe.runIf(havePrometheus())("the dashboard and rules against a real Prometh
       const round = await settle(async () => {
         const problems: string[] = [];
         const shown: string[] = [];
-        const [scrapes] = await prometheus.query(`count_over_time(up{job="handler", namespace="${NAMESPACE}"}[${WINDOW_SECONDS}s])`);
-        if (!scrapes || scrapes.value < WINDOW_SECONDS / SCRAPE_SECONDS - 1) {
-          return { problems: [`rate windows not full yet (${scrapes?.value ?? 0} handler scrapes)`], shown };
-        }
+        const notFull = await rateWindowsNotFull();
+        if (notFull) return { problems: [notFull], shown };
         // The variables as Grafana resolves them, through the same label_values queries.
         const namespaces = await prometheus.labelValues("namespace", "switchyard_build_info");
         if (!namespaces.includes(NAMESPACE)) problems.push(`$namespace offers ${namespaces.join(",")}`);
@@ -301,6 +318,62 @@ describe.runIf(havePrometheus())("the dashboard and rules against a real Prometh
         return { problems, shown };
       }, SETTLE_MS);
       console.log(`Rules, values in ${NAMESPACE}:\n  ${round.shown.join("\n  ")}`);
+      expect(round.problems).toEqual([]);
+    },
+    SETTLE_MS + 30_000,
+  );
+
+  it(
+    "shows each handler replica's share of every transport, the shares of a transport summing to 1",
+    async () => {
+      // The panel that breaks the handled messages down by replica: its legend names the pod.
+      const replicaPanels = panels.filter((panel) => panel.targets?.some((target) => target.legendFormat?.includes("{{pod}}")));
+      expect(replicaPanels.map((panel) => panel.title)).toHaveLength(1);
+      const [panel] = replicaPanels;
+      const [target] = panel!.targets!;
+      const expansion: Expansion = {
+        namespace: NAMESPACE,
+        transport: [...COMPARED_TRANSPORTS],
+        intervalSeconds: SCRAPE_SECONDS,
+        scrapeIntervalSeconds: SCRAPE_SECONDS,
+      };
+      const expr = expandQuery(target!.expr, expansion);
+      const round = await settle(async () => {
+        const notFull = await rateWindowsNotFull();
+        if (notFull) return { problems: [notFull], shown: [] };
+        const problems: string[] = [];
+        // Each replica its own target, told apart by pod and by instance as in a cluster.
+        const targets = await prometheus.query(`up{job="handler", namespace="${NAMESPACE}"} == 1`);
+        for (const label of ["pod", "instance"]) {
+          const values = new Set(targets.map((sample) => sample.labels[label]));
+          if (targets.length !== HANDLER_PODS.length || values.size !== HANDLER_PODS.length) {
+            problems.push(`${targets.length} handler targets up, ${label} ${[...values].join(",")}`);
+          }
+        }
+        const end = Math.floor(Date.now() / 1000);
+        const samples = await prometheus.queryRange(expr, { start: end - 30, end, step: SCRAPE_SECONDS });
+        const shown = samples.map((sample) => `${legendName(target!.legendFormat, sample.labels)}=${format(sample.value)}`);
+        for (const transport of COMPARED_TRANSPORTS) {
+          const mine = samples.filter((sample) => sample.labels.transport === transport);
+          const share = (pod: string) => mine.find((sample) => sample.labels.pod === pod)?.value;
+          // One series per replica, each its own pod.
+          const pods = mine.map((sample) => sample.labels.pod).sort();
+          if (JSON.stringify(pods) !== JSON.stringify([...HANDLER_PODS])) problems.push(`${transport}: series for pods ${pods.join(",")}`);
+          const total = mine.reduce((sum, sample) => sum + sample.value, 0);
+          if (!(Math.abs(total - 1) < 1e-6)) problems.push(`${transport}: shares sum to ${total}`);
+          if (transport === "amqp") {
+            // Competing consumers on one queue: RabbitMQ hands deliveries to both.
+            for (const pod of HANDLER_PODS) {
+              if (!((share(pod) ?? 0) > 0)) problems.push(`amqp: ${pod} has share ${share(pod)}, expected > 0`);
+            }
+          } else if (share(HANDLER_PODS[0]) !== 1 || share(HANDLER_PODS[1]) !== 0) {
+            // The producer only knows the first replica's address: all of it lands there.
+            problems.push(`${transport}: shares ${HANDLER_PODS.map((pod) => `${pod}=${share(pod)}`).join(", ")}, expected 1 and 0`);
+          }
+        }
+        return { problems, shown };
+      }, SETTLE_MS);
+      console.log(`"${panel!.title}", last values:\n  ${round.shown.join("\n  ")}`);
       expect(round.problems).toEqual([]);
     },
     SETTLE_MS + 30_000,
