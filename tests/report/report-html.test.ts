@@ -11,6 +11,9 @@ import { createTestVhost, type TestVhost } from "../support/broker.ts";
 import { ROOT } from "../support/process.ts";
 import { openOffline, type OfflinePage } from "./browser.ts";
 
+// These callbacks run in the page; the project's typecheck has no DOM library.
+declare const getComputedStyle: (element: unknown) => { stroke: string };
+
 const TRANSPORTS = ["grpc", "connect", "amqp"];
 const PAYLOADS = ["64", "1024"];
 
@@ -72,7 +75,7 @@ describe("report.html from a real run", () => {
       svgs.map((svg) => ({
         payload: svg.closest("section")!.getAttribute("data-payload"),
         box: svg.getBoundingClientRect().width * svg.getBoundingClientRect().height,
-        lines: [...svg.querySelectorAll<SVGPathElement>("path.series")].map((path) => ({
+        lines: [...svg.querySelectorAll("path.series")].map((path) => ({
           name: path.dataset.series,
           length: path.getTotalLength(),
           points: path.parentElement!.querySelectorAll("circle").length,
@@ -102,7 +105,7 @@ describe("report.html from a real run", () => {
     const charts = await browser.page.$$eval("svg[data-plot]:not([data-plot=percentiles])", (svgs) =>
       svgs.map((svg) => {
         const bars: Record<string, number> = {};
-        for (const bar of svg.querySelectorAll<SVGRectElement>("rect.bar")) {
+        for (const bar of svg.querySelectorAll("rect.bar")) {
           if (bar.getBBox().height > 0) bars[bar.dataset.series!] = (bars[bar.dataset.series!] ?? 0) + 1;
         }
         return {
