@@ -8,6 +8,8 @@ import type { Registry } from "prom-client";
 import { healthRoutes } from "./health-service.ts";
 import { registerOpsRoutes } from "./ops-routes.ts";
 import type { Readiness } from "./readiness.ts";
+import { ServerTls, type ServerTlsConfig } from "./tls.ts";
+import { peerAuthentication } from "./tls-peer.ts";
 
 /** Limits the Connect router enforces on every RPC. */
 export interface RpcLimits {
@@ -72,6 +74,9 @@ export const HTTP1_TIMEOUTS = {
   keepAliveTimeoutMs: 72_000,
 } as const;
 
+/** Node's options for the HTTP/1.1 server (plain or TLS); see {@link HTTP1_TIMEOUTS}. */
+const HTTP1_NODE_OPTIONS = { headersTimeout: HTTP1_TIMEOUTS.headersTimeoutMs, connectionsCheckingInterval: HTTP1_TIMEOUTS.checkEveryMs };
+
 /**
  * JSON options of the Connect router. Protobuf JSON requires strings to be valid UTF-8,
  * but Connect decodes JSON bodies with a TextDecoder that replaces bad bytes with U+FFFD,
@@ -104,14 +109,24 @@ export interface ServersOptions {
   /** Fully qualified service names the health service reports on. */
   services: readonly string[];
   limits: RpcLimits;
+  /**
+   * TLS for both listeners; absent: cleartext. The material is read here (a bad file
+   * throws ConfigError) and reloaded when its files change.
+   */
+  tls?: ServerTlsConfig;
 }
 
 /** A service's two listeners, built but not listening. */
 export interface Servers {
   /** HTTP/1.1: Connect (JSON and binary), gRPC-Web, `/healthz`, `/readyz`, `/metrics`. */
   http: FastifyInstance;
-  /** HTTP/2 cleartext: gRPC and `grpc.health.v1.Health` (kubelet's gRPC probe). */
+  /**
+   * HTTP/2: gRPC and `grpc.health.v1.Health` (kubelet's gRPC probe). Cleartext (h2c,
+   * prior knowledge), or with TLS HTTP/2 negotiated by ALPN `h2`; the name stays.
+   */
   h2c: FastifyInstance;
+  /** The listeners' TLS material and client policy, when TLS is on. */
+  tls?: ServerTls;
 }
 
 /**
@@ -120,6 +135,8 @@ export interface Servers {
  */
 export async function createServers(options: ServersOptions): Promise<Servers> {
   const { logger, readiness, registry, limits } = options;
+  const tls = options.tls ? new ServerTls(options.tls, logger) : undefined;
+  const authentication = tls?.mutual ? peerAuthentication(tls) : undefined;
   const health = healthRoutes(readiness, options.services);
   const routes = (router: ConnectRouter) => {
     options.routes(router);
@@ -135,6 +152,7 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
       maxTimeoutMs: limits.maxTimeoutMs,
       jsonOptions: JSON_OPTIONS,
       shutdownTimeoutMs: limits.shutdownTimeoutMs,
+      ...(authentication && { interceptors: [authentication.interceptor], contextValues: authentication.contextValues }),
     });
     return instance;
   };
@@ -154,7 +172,12 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     connectionTimeout: limits.maxTimeoutMs + 10_000,
     // Node's own options, which Fastify passes to http.createServer: it has no headers
     // timeout of its own. Node enforces the header and request timeouts on a sweep.
-    http: { headersTimeout: HTTP1_TIMEOUTS.headersTimeoutMs, connectionsCheckingInterval: HTTP1_TIMEOUTS.checkEveryMs },
+    // With TLS, https.createServer takes them beside the TLS options, and ALPN offers
+    // HTTP/1.1 only: HTTP/2 callers use the other listener, which keeps HTTP/1.1's
+    // slow-client timeouts out of HTTP/2's way.
+    ...(tls
+      ? { https: { ...tls.serverOptions(), ALPNProtocols: ["http/1.1"], ...HTTP1_NODE_OPTIONS } }
+      : { http: HTTP1_NODE_OPTIONS }),
     loggerInstance: logger.child({ listener: "http" }),
   }) as unknown as FastifyInstance;
   registerOpsRoutes(http, { readiness, registry });
@@ -163,15 +186,24 @@ export async function createServers(options: ServersOptions): Promise<Servers> {
     // HTTP/2 sessions are closed gracefully on close (GOAWAY, streams finish).
     forceCloseConnections: true,
     http2: true,
-    // Fastify hands `http` to http2.createServer for a cleartext HTTP/2 server; its
-    // types declare the option for HTTP/1.1 only.
-    ...{ http: H2C_SERVER_OPTIONS },
+    // Fastify hands `http` to http2.createServer for a cleartext HTTP/2 server, and
+    // `https` to http2.createSecureServer (ALPN h2 only); its types declare `http` for
+    // HTTP/1.1 only.
+    ...(tls ? { https: { ...tls.serverOptions(), ...H2C_SERVER_OPTIONS } } : { http: H2C_SERVER_OPTIONS }),
     loggerInstance: logger.child({ listener: "h2c" }),
   }) as unknown as FastifyInstance;
   destroySessionsThatResetTooFast(h2c, logger.child({ listener: "h2c" }));
   closeConnectionsAsTheyIdle(http);
   destroySessionsAfterDrain(h2c, limits.shutdownTimeoutMs);
-  return { http: await build("http", http), h2c: await build("h2c", h2c) };
+  if (tls) {
+    tls.attach(http.server as never);
+    tls.attach(h2c.server as never);
+    tls.watch();
+    // The watchers live as long as the listeners: stop them when the second one closes.
+    let open = 2;
+    for (const instance of [http, h2c]) instance.addHook("onClose", async () => void (--open === 0 && tls.close()));
+  }
+  return { http: await build("http", http), h2c: await build("h2c", h2c), tls };
 }
 
 /**

@@ -1,3 +1,6 @@
+import rascal, { type BrokerConfig } from "rascal";
+import type { TlsMaterial } from "./tls.ts";
+
 /** Names of the Contract topology; producers, handlers, charts and tests share them. */
 export const TOPOLOGY = {
   workExchange: "switchyard.work",
@@ -20,6 +23,44 @@ export const TOPOLOGY = {
  */
 export const RECONNECT_BACKOFF = { min: 500, max: 2000, factor: 2, strategy: "exponential" } as const;
 
+/**
+ * How a service treats the topology at start (AMQP_TOPOLOGY): `declare` it
+ * idempotently (needs configure rights; the local default), or only `check` that it
+ * exists (passive declarations, which need no rights) for a least-privilege user,
+ * retrying until whoever declares it has done so.
+ */
+export type TopologyMode = "declare" | "check";
+
+/**
+ * The RabbitMQ permissions (regular expressions over resource names, per vhost) of each
+ * least-privilege user. RabbitMQ's permissions do not tell exchanges from queues, and
+ * the work exchange and the work queue share one name, so binding the work queue (which
+ * needs write on it) would also allow publishing to the work exchange: neither service
+ * can declare the topology without gaining what it must not have. A separate `topology`
+ * user declares it once (the handler with AMQP_TOPOLOGY=declare-and-exit, or the
+ * operator's objects), and both services run with AMQP_TOPOLOGY=check.
+ */
+export const BROKER_PERMISSIONS = {
+  /** Publishes to the work exchange; reads and configures nothing. */
+  producer: { configure: "^$", write: "^switchyard\\.work$", read: "^$" },
+  /**
+   * Consumes the work queue and publishes dead letters. Read on `switchyard.work` also
+   * covers the exchange of that name, which lets it bind that exchange to
+   * `switchyard.dead`: it can divert work to the dead-letter queue, never publish work.
+   */
+  handler: { configure: "^$", write: "^switchyard\\.dead$", read: "^switchyard\\.work$" },
+  /**
+   * Declares the topology: configure on all four names; write on the queues it binds
+   * and on the dead-letter exchange a queue names; read on the exchanges it binds from
+   * and on the queue naming a dead-letter exchange.
+   */
+  topology: {
+    configure: "^switchyard\\.(work|dead|work\\.dead)$",
+    write: "^switchyard\\.(work|dead|work\\.dead)$",
+    read: "^switchyard\\.(work|dead)$",
+  },
+} as const;
+
 /** Options for {@link rascalConfig}. */
 export interface TopologyOptions {
   /** amqp:// or amqps:// URL; its path is the vhost. */
@@ -32,6 +73,13 @@ export interface TopologyOptions {
   publishChannels?: number;
   /** How long cancelling the subscription waits for unacknowledged messages. */
   closeTimeoutMs?: number;
+  /** Declare the topology (default) or only check it exists; see {@link TopologyMode}. */
+  topology?: TopologyMode;
+  /**
+   * TLS material for an amqps:// URL: `ca` verifies the broker (absent: the system's
+   * CAs), `cert` + `key` are the client certificate (optional).
+   */
+  tls?: TlsMaterial;
 }
 
 /**
@@ -43,13 +91,19 @@ export interface TopologyOptions {
 export function rascalConfig(options: TopologyOptions) {
   const vhost = decodeURIComponent(new URL(options.url).pathname.slice(1)) || "/";
   const t = TOPOLOGY;
+  // check: passive declarations only, and no bindings (AMQP has no passive bind).
+  const declare = (options.topology ?? "declare") === "declare";
+  const mode = declare ? {} : { assert: false, check: true };
+  const { ca, cert, key } = options.tls ?? {};
   return {
     vhosts: {
       [vhost]: {
         connection: {
           url: options.url,
           options: { heartbeat: 10, connection_timeout: 5000 },
-          socketOptions: { timeout: 5000 },
+          // amqplib hands socketOptions to tls.connect for amqps:// and verifies the
+          // broker's certificate and host name against them.
+          socketOptions: { timeout: 5000, ...(ca && { ca }), ...(cert && key && { cert, key }) },
         },
         // Rascal 21 drops `retry` set on `connection` (its configure step keeps only the
         // URL parts, options, socketOptions and management), so it would reconnect on its
@@ -58,11 +112,12 @@ export function rascalConfig(options: TopologyOptions) {
         // reports the gap.
         defaults: { connection: { retry: { ...RECONNECT_BACKOFF } } },
         exchanges: {
-          [t.workExchange]: { type: "direct", options: { durable: true } },
-          [t.deadExchange]: { type: "fanout", options: { durable: true } },
+          [t.workExchange]: { type: "direct", options: { durable: true }, ...mode },
+          [t.deadExchange]: { type: "fanout", options: { durable: true }, ...mode },
         },
         queues: {
           [t.workQueue]: {
+            ...mode,
             options: {
               durable: true,
               arguments: {
@@ -79,18 +134,21 @@ export function rascalConfig(options: TopologyOptions) {
             },
           },
           [t.deadQueue]: {
+            ...mode,
             options: { durable: true, arguments: { "x-queue-type": "quorum" } },
           },
         },
-        bindings: {
-          work: {
-            source: t.workExchange,
-            destination: t.workQueue,
-            destinationType: "queue",
-            bindingKey: t.routingKey,
-          },
-          dead: { source: t.deadExchange, destination: t.deadQueue, destinationType: "queue" },
-        },
+        bindings: declare
+          ? {
+              work: {
+                source: t.workExchange,
+                destination: t.workQueue,
+                destinationType: "queue",
+                bindingKey: t.routingKey,
+              },
+              dead: { source: t.deadExchange, destination: t.deadQueue, destinationType: "queue" },
+            }
+          : {},
         publicationChannelPools: {
           confirmPool: { min: 1, max: options.publishChannels ?? 5 },
         },
@@ -120,4 +178,14 @@ export function rascalConfig(options: TopologyOptions) {
       },
     },
   };
+}
+
+/**
+ * Declares the topology once and disconnects: the declare-only step, run with a user
+ * holding {@link BROKER_PERMISSIONS}.topology before services that only check it.
+ * Rejects when the broker cannot be reached or refuses a declaration.
+ */
+export async function declareTopology(config: BrokerConfig): Promise<void> {
+  const broker = await rascal.BrokerAsPromised.create(config);
+  await broker.shutdown();
 }

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "rascal";
 import { HandlerService, ObservationService } from "@switchyard/contracts";
-import { createRegistry, createServers, rascalConfig, Readiness, type Servers } from "@switchyard/platform";
+import { amqpClientTls, createRegistry, createServers, rascalConfig, Readiness, serverTlsConfig, type Servers } from "@switchyard/platform";
 import type { Registry } from "prom-client";
 import type { HandlerConfig } from "./config.ts";
 import { Deduplicator } from "./dedupe.ts";
@@ -63,6 +63,7 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
       observationRoutes({ handlerId: config.HANDLER_ID, incarnation, ledger, metrics })(router);
     },
     services: [HandlerService.typeName, ObservationService.typeName],
+    tls: serverTlsConfig(config),
     limits: {
       readMaxBytes: config.READ_MAX_BYTES,
       maxTimeoutMs: config.MAX_TIMEOUT_MS,
@@ -75,6 +76,8 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
       deliveryLimit: config.AMQP_DELIVERY_LIMIT,
       prefetch: config.AMQP_PREFETCH,
       closeTimeoutMs: stepMs,
+      topology: config.AMQP_TOPOLOGY === "check" ? "check" : "declare",
+      tls: amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR),
     }) as BrokerConfig,
     prefetch: config.AMQP_PREFETCH,
     deliveryLimit: config.AMQP_DELIVERY_LIMIT,

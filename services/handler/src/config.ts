@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { ConfigError, identifier, integer, logLevel, parseEnv, port, ratio, url } from "@switchyard/platform";
+import { amqpClientTls, ConfigError, identifier, integer, logLevel, parseEnv, port, ratio, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
 import { z } from "zod";
 
 /**
@@ -16,6 +16,14 @@ export const handlerEnvSchema = z.object({
   BIND_HOST: z.string().min(1).default("0.0.0.0"),
   /** The broker, with the vhost as its path. guest:guest only works over loopback. */
   AMQP_URL: url("amqp://guest:guest@127.0.0.1:5672/", ["amqp:", "amqps:"]),
+  /** Directory holding ca.crt (verifies an amqps:// broker) and optionally tls.crt + tls.key (this client's certificate). */
+  AMQP_TLS_DIR: z.string().default(""),
+  /**
+   * At start: `declare` the topology (needs configure rights), only `check` it exists
+   * (a least-privilege user), or `declare-and-exit`: the declare-only step.
+   */
+  AMQP_TOPOLOGY: z.enum(["declare", "check", "declare-and-exit"], { error: "must be declare, check or declare-and-exit" }).default("declare"),
+  ...tlsListenerEnv,
   /** Unacknowledged deliveries the broker may push to this handler at once. */
   AMQP_PREFETCH: integer(64, 1, 65535),
   /** Deliveries per message before it is dead-lettered; declared on the quorum queue. */
@@ -53,6 +61,8 @@ export type HandlerConfig = z.infer<typeof handlerEnvSchema>;
  */
 export function loadHandlerConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
   const config = parseEnv(handlerEnvSchema, env);
+  serverTlsConfig(config);
+  amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR);
   if (config.READ_MAX_BYTES <= config.MAX_PAYLOAD_BYTES) {
     // A request carrying the largest allowed payload must still fit the body limit.
     throw new ConfigError(
@@ -62,3 +72,4 @@ export function loadHandlerConfig(env: NodeJS.ProcessEnv = process.env): Handler
   }
   return config;
 }
+

@@ -1,11 +1,20 @@
 // Process entry only: configuration, listeners, signals. Routes live in app.ts.
-import { createLogger, exitOnSignal, runMain } from "@switchyard/platform";
+import type { BrokerConfig } from "rascal";
+import { amqpClientTls, createLogger, declareTopology, exitOnSignal, rascalConfig, redactUrl, runMain } from "@switchyard/platform";
 import { build } from "./app.ts";
 import { loadHandlerConfig } from "./config.ts";
 
 runMain(async () => {
   const config = loadHandlerConfig();
   const logger = createLogger({ service: "handler", level: config.LOG_LEVEL });
+  if (config.AMQP_TOPOLOGY === "declare-and-exit") {
+    // The declare-only step (an init container or a Job), with the topology user.
+    const url = config.AMQP_URL;
+    const tls = amqpClientTls(url, config.AMQP_TLS_DIR);
+    await declareTopology(rascalConfig({ url, deliveryLimit: config.AMQP_DELIVERY_LIMIT, tls }) as BrokerConfig);
+    logger.info({ url: redactUrl(url) }, "topology declared");
+    return;
+  }
   const app = await build(config, logger);
   exitOnSignal({ logger, graceMs: config.SHUTDOWN_GRACE_MS, close: app.close });
   await app.http.listen({ host: config.BIND_HOST, port: config.HTTP_PORT });

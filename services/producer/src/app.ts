@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "rascal";
 import { ProducerService } from "@switchyard/contracts";
-import { createRegistry, createServers, rascalConfig, Readiness, type Servers } from "@switchyard/platform";
+import { amqpClientTls, clientTls, createRegistry, createServers, rascalConfig, Readiness, serverTlsConfig, type Servers } from "@switchyard/platform";
+import { isIP } from "node:net";
 import type { Registry } from "prom-client";
 import { BackgroundLoad } from "./background.ts";
 import type { ProducerConfig } from "./config.ts";
@@ -47,6 +48,8 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
       url: config.AMQP_URL,
       deliveryLimit: config.AMQP_DELIVERY_LIMIT,
       publishChannels: config.AMQP_PUBLISH_CHANNELS,
+      topology: config.AMQP_TOPOLOGY,
+      tls: amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR),
     }) as BrokerConfig,
     window: config.AMQP_CONFIRM_WINDOW,
     readiness,
@@ -63,9 +66,16 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
   // Pinned: one connection to the first URL as given. Balanced: round robin over every resolved address.
   const rpcSender = (transport: CompareTransport, urls: string[], connect: (url: string) => Sender): Sender =>
     config.HANDLER_RPC_BALANCING === "off" ? connect(urls[0]!) : new RoundRobinSender(transport, new HandlerDirectory(urls), connect);
+  const handlerTls = clientTls(config.HANDLER_TLS_DIR, "HANDLER_TLS_DIR");
+  // Balancing replaces the host name by each resolved address: the handler's
+  // certificate is still checked against the name configured.
+  const tlsFor = (urls: string[]) => {
+    const host = new URL(urls[0]!).hostname.replace(/^\[|\]$/g, "");
+    return { ...handlerTls, ...(isIP(host) === 0 && { servername: host }) };
+  };
   const senders: Record<CompareTransport, Sender> = {
-    grpc: instrument(rpcSender("grpc", grpcUrls, (url) => new GrpcSender(url)), metrics),
-    connect: instrument(rpcSender("connect", httpUrls, (url) => new ConnectSender(url)), metrics),
+    grpc: instrument(rpcSender("grpc", grpcUrls, (url) => new GrpcSender(url, tlsFor(grpcUrls))), metrics),
+    connect: instrument(rpcSender("connect", httpUrls, (url) => new ConnectSender(url, tlsFor(httpUrls))), metrics),
     amqp: instrument(amqp, metrics),
   };
   const probe = new HandlerFleet(new HandlerDirectory(config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : httpUrls));
@@ -96,6 +106,7 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     registry,
     routes: producerRoutes({ runs }),
     services: [ProducerService.typeName],
+    tls: serverTlsConfig(config),
     limits: { readMaxBytes: 1024 * 1024, maxTimeoutMs: 24 * 3600 * 1000, shutdownTimeoutMs: drainMs },
   });
   const start = () => {

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { identifier, integer, logLevel, parseEnv, port, url } from "@switchyard/platform";
+import { amqpClientTls, clientTls, identifier, integer, logLevel, parseEnv, port, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
 import { z } from "zod";
 
 /** A comma-separated list of URLs with one of `protocols`; empty by default. */
@@ -39,6 +39,17 @@ export const producerEnvSchema = z.object({
     .refine((value) => value === "" || (URL.canParse(value) && ["http:", "https:"].includes(new URL(value).protocol)), {
       message: "must be an http: or https: URL, or empty",
     }),
+  /** Directory holding ca.crt (verifies an amqps:// broker) and optionally tls.crt + tls.key (this client's certificate). */
+  AMQP_TLS_DIR: z.string().default(""),
+  /** At start: `declare` the topology (needs configure rights) or only `check` it exists (a least-privilege user). */
+  AMQP_TOPOLOGY: z.enum(["declare", "check"], { error: "must be declare or check" }).default("declare"),
+  ...tlsListenerEnv,
+  /**
+   * Directory for calling https:// handler URLs: ca.crt verifies the handler (absent:
+   * the system's CAs), tls.crt + tls.key, when present, are this producer's client
+   * certificate (for a handler requiring mutual TLS). A kubernetes.io/tls Secret fits.
+   */
+  HANDLER_TLS_DIR: z.string().default(""),
   /** Deliveries per message before it is dead-lettered; must equal the handler's value. */
   AMQP_DELIVERY_LIMIT: integer(5, 1, 1000),
   LOG_LEVEL: logLevel,
@@ -102,5 +113,9 @@ export type ProducerConfig = z.infer<typeof producerEnvSchema>;
  * @throws ConfigError naming the first variable that does not fit.
  */
 export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
-  return parseEnv(producerEnvSchema, env);
+  const config = parseEnv(producerEnvSchema, env);
+  serverTlsConfig(config);
+  amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR);
+  clientTls(config.HANDLER_TLS_DIR, "HANDLER_TLS_DIR");
+  return config;
 }

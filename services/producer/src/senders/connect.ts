@@ -3,7 +3,8 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
 import { Agent } from "node:http";
-import { sendRpc, SizeSampler, type Sender, type SendResult } from "./sender.ts";
+import { Agent as HttpsAgent } from "node:https";
+import { sendRpc, SizeSampler, type ClientTlsOptions, type Sender, type SendResult } from "./sender.ts";
 
 /**
  * The Connect protocol with JSON bodies over HTTP/1.1 to the handler's HTTP listener:
@@ -13,13 +14,16 @@ import { sendRpc, SizeSampler, type Sender, type SendResult } from "./sender.ts"
 export class ConnectSender implements Sender {
   readonly transport = "connect" as const;
   readonly #client: Client<typeof HandlerService>;
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+  readonly #agent: Agent;
   readonly #encoder = new TextEncoder();
   readonly #sizes = new SizeSampler(
     (work) => this.#encoder.encode(toJsonString(HandleRequestSchema, { $typeName: HandleRequestSchema.typeName, work })).byteLength,
   );
 
-  constructor(baseUrl: string) {
+  /** `tls` applies to an https:// `baseUrl`: HTTP/1.1 over TLS, connections pooled as in cleartext. */
+  constructor(baseUrl: string, tls?: ClientTlsOptions) {
+    const pool = { keepAlive: true, maxSockets: 256, maxFreeSockets: 256 };
+    this.#agent = new URL(baseUrl).protocol === "https:" ? new HttpsAgent({ ...pool, ...tls }) : new Agent(pool);
     this.#client = createClient(
       HandlerService,
       createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { agent: this.#agent } }),

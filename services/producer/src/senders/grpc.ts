@@ -2,7 +2,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
-import { sendRpc, SizeSampler, type Sender, type SendResult } from "./sender.ts";
+import { sendRpc, SizeSampler, type ClientTlsOptions, type Sender, type SendResult } from "./sender.ts";
 
 /**
  * gRPC over HTTP/2 cleartext (h2c) to the handler's h2c listener, with binary protobuf.
@@ -14,12 +14,14 @@ export class GrpcSender implements Sender {
   readonly #session: Http2SessionManager;
   readonly #sizes = new SizeSampler((work) => toBinary(HandleRequestSchema, { $typeName: HandleRequestSchema.typeName, work }).byteLength);
 
-  constructor(baseUrl: string) {
+  /** `tls` applies to an https:// `baseUrl`: HTTP/2 over TLS, negotiated by ALPN `h2`. */
+  constructor(baseUrl: string, tls?: ClientTlsOptions) {
     // Our own session manager, so close() can end the connection.
-    this.#session = new Http2SessionManager(baseUrl, { pingIntervalMs: 10_000, idleConnectionTimeoutMs: 30_000 });
+    this.#session = new Http2SessionManager(baseUrl, { pingIntervalMs: 10_000, idleConnectionTimeoutMs: 30_000 }, tls);
     this.#client = createClient(
       HandlerService,
-      // gRPC always runs over HTTP/2; an http:// base URL makes it h2c (prior knowledge).
+      // gRPC always runs over HTTP/2; an http:// base URL makes it h2c (prior knowledge),
+      // an https:// one TLS.
       createGrpcTransport({ baseUrl, sessionManager: this.#session }),
     );
   }

@@ -33,6 +33,19 @@ export interface Sender {
 }
 
 /**
+ * TLS options of the RPC senders for https:// handler URLs: `ca` verifies the handler
+ * (absent: the system's CAs), `cert` + `key` are the producer's client certificate,
+ * `servername` the name the handler's certificate must carry when the URL holds a
+ * resolved address instead.
+ */
+export interface ClientTlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+}
+
+/**
  * One HandlerService.Handle call as a send: resolves `ok` or the RPC's outcome code,
  * never rejects. Both RPC senders send this way; they differ only in their transport.
  */
