@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,8 @@ export interface PrivateBroker {
   node: string;
   /** The AMQP port, on every address the node listens on. */
   port: number;
+  /** The AMQPS port on 127.0.0.1, when started with {@link PrivateBrokerOptions.tls}. */
+  tlsPort?: number;
   /** Runs `rabbitmqctl -q -n <node> <args>` and resolves with its standard output. */
   ctl(...args: string[]): Promise<string>;
   /** Stops the RabbitMQ application, leaving the Erlang node up (connections drop). */
@@ -44,6 +46,18 @@ export interface PrivateBrokerOptions {
    * it). Only for a node bound where the test's own namespaces can reach it.
    */
   guestFromAnywhere?: boolean;
+  /**
+   * Turns on the TLS listener (`listeners.ssl`) on a free port on 127.0.0.1, with this
+   * certificate and key and these CAs for client certificates (PEM files; copied into
+   * the node's directory so the rabbitmq user can read them).
+   */
+  tls?: {
+    certFile: string;
+    keyFile: string;
+    caFile: string;
+    /** Refuse clients without a certificate the CAs verify (verify_peer + fail_if_no_peer_cert). */
+    requireClientCertificate?: boolean;
+  };
 }
 
 /** Asks the OS for a free loopback TCP port. */
@@ -90,9 +104,26 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
   const dir = mkdtempSync(join(tmpdir(), "switchyard-broker-"));
   const { stdout: uid } = await run("id", ["-u", "rabbitmq"]);
   const { stdout: gid } = await run("id", ["-g", "rabbitmq"]);
-  writeFileSync(join(dir, "rabbitmq.conf"), `loopback_users.guest = ${options.guestFromAnywhere ? "false" : "true"}\n`);
+  const tlsPort = options.tls ? await freePort() : undefined;
+  const config = [`loopback_users.guest = ${options.guestFromAnywhere ? "false" : "true"}`];
+  if (options.tls) {
+    for (const [file, name] of [[options.tls.certFile, "server.crt"], [options.tls.keyFile, "server.key"], [options.tls.caFile, "ca.crt"]] as const) {
+      copyFileSync(file, join(dir, name));
+    }
+    const required = options.tls.requireClientCertificate ?? false;
+    config.push(
+      `listeners.ssl.1 = 127.0.0.1:${tlsPort}`,
+      `ssl_options.cacertfile = ${join(dir, "ca.crt")}`,
+      `ssl_options.certfile = ${join(dir, "server.crt")}`,
+      `ssl_options.keyfile = ${join(dir, "server.key")}`,
+      `ssl_options.verify = ${required ? "verify_peer" : "verify_none"}`,
+      `ssl_options.fail_if_no_peer_cert = ${required}`,
+    );
+  }
+  writeFileSync(join(dir, "rabbitmq.conf"), `${config.join("\n")}\n`);
   writeFileSync(join(dir, "enabled_plugins"), "[].\n");
   chownSync(dir, Number(uid), Number(gid));
+  for (const name of options.tls ? ["server.crt", "server.key", "ca.crt"] : []) chownSync(join(dir, name), Number(uid), Number(gid));
   const env = {
     ...process.env,
     RABBITMQ_NODENAME: node,
@@ -120,10 +151,12 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
   const waitFor = (open: boolean, timeoutMs: number) => waitForPort(amqpPort, open, timeoutMs, host);
   spawnNode();
   await waitFor(true, 60_000);
+  if (tlsPort !== undefined) await waitForPort(tlsPort, true, 30_000);
   return {
     url: `amqp://guest:guest@${host}:${amqpPort}/`,
     node,
     port: amqpPort,
+    tlsPort,
     ctl: async (...args) => (await ctl(...args)).stdout,
     stopApp: async () => {
       await ctl("stop_app");
