@@ -54,12 +54,16 @@ interface Round {
   shown: string[];
 }
 
-/** Runs `check` until it reports no problems or `timeoutMs` passes; returns the last round. */
+/**
+ * Runs `check` until it reports no problems or `timeoutMs` passes; returns the last round.
+ * The bound is on the monotonic clock: a wall-clock step (a paused VM catching up) must
+ * not end the wait while Prometheus' windows, which follow the wall clock, refill.
+ */
 async function settle(check: () => Promise<Round>, timeoutMs: number): Promise<Round> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     const round = await check();
-    if (round.problems.length === 0 || Date.now() > deadline) return round;
+    if (round.problems.length === 0 || performance.now() > deadline) return round;
     await sleep(SCRAPE_SECONDS * 1000);
   }
 }
