@@ -32,6 +32,8 @@ td.unknown { color: #FADE2A; }
 .badge.fail { color: #F2495C; }
 .badge.unknown { color: #FADE2A; }
 .notes li { margin: 2px 0; }
+tr.flagged td { color: #FADE2A; font-weight: 600; }
+.baseline code { color: #d8d9da; }
 footer { margin-top: 28px; color: #8e8e9e; font-size: 12px; }
 @media (max-width: 900px) { .plots { grid-template-columns: 1fr; } }
 `;
