@@ -6,6 +6,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { FLAG_OF_FIELD, HELP, parseFlags, UsageError } from "./compare/flags.ts";
+import { baselineText, compareRuns, readRun } from "./compare/baseline.ts";
+import { NoiseSampler } from "./compare/baseline-noise.ts";
+import { baselineSection } from "./compare/html/baseline-section.ts";
 import { brokerVersion } from "./compare/html/broker-version.ts";
 import { writeHtmlReport } from "./compare/html/write.ts";
 import { ensureBroker, ROOT, startLocalServices, type LocalServices } from "./compare/local.ts";
@@ -136,11 +139,13 @@ async function main(argv: string[]): Promise<number> {
     };
 
     const progress = new Progress();
+    const noise = new NoiseSampler();
     try {
       for await (const update of client.watchRun({ id: runId })) {
         if (!update.run) continue;
         run = update.run;
         progress.update(run);
+        noise.observe(run);
       }
     } catch (error) {
       progress.done();
@@ -161,7 +166,9 @@ async function main(argv: string[]): Promise<number> {
     };
     writeFileSync(join(outDir, "report.json"), jsonReport(run, context));
     writeFileSync(join(outDir, "report.md"), markdownReport(run, context));
-    writeHtmlReport(outDir);
+    writeFileSync(join(outDir, "noise.json"), `${JSON.stringify({ phases: noise.result() }, null, 2)}\n`);
+    const comparison = options.baseline !== undefined ? compareRuns(readRun(outDir), readRun(options.baseline)) : undefined;
+    writeHtmlReport(outDir, { sections: comparison ? [baselineSection(comparison)] : [] });
 
     const rows = run.phases.map(toRow);
     if (options.json) {
@@ -178,6 +185,7 @@ async function main(argv: string[]): Promise<number> {
           ...throughputRatios(rows).map((line) => `  ${line}`),
           ...(shares.length > 0 ? ["", "each handler's share of a phase's messages:", ...shares.map((line) => `  ${line}`)] : []),
           ...(notes.length > 0 ? ["", "notes:", ...notes.map((note) => `  - ${note}`)] : []),
+          ...(comparison ? ["", ...baselineText(comparison)] : []),
           "",
         ].join("\n") + "\n",
       );

@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { RunSpecSchema, type RunSpec } from "@switchyard/contracts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { resolveSpec, SpecError } from "../spec.ts";
 
@@ -27,6 +29,8 @@ export interface CompareOptions {
   handlers: number;
   /** How the local producer's RPC senders spread over the handlers. Local mode only. */
   rpcBalancing: "round_robin" | "off";
+  /** An earlier results folder to compare this run with. */
+  baseline: string | undefined;
 }
 
 /** Each RunSpec field's flag, so a SpecError names what the user typed. */
@@ -85,6 +89,9 @@ Length (one of)
 Output
   --out DIR            Parent folder of the results folder (default <repo>/results).
   --json               Print the report as JSON on stdout instead of the table.
+  --baseline DIR       An earlier results folder (results/<timestamp>): print and plot
+                       each figure's change against it, flagging changes beyond the
+                       noise measured in the two runs.
   -h, --help           Show this help.
 
 Ctrl-C stops the run and still prints and writes what was measured so far; a
@@ -124,6 +131,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
         quick: { type: "boolean" },
         out: { type: "string" },
         json: { type: "boolean" },
+        baseline: { type: "string" },
       },
     });
   } catch (error) {
@@ -131,7 +139,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   }
   const values = parsed.values;
   if (values.help) {
-    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin" };
+    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined };
   }
 
   const producerUrl = values["producer-url"];
@@ -155,6 +163,10 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   const rpcBalancing = values["rpc-balancing"] ?? "round_robin";
   if (rpcBalancing !== "round_robin" && rpcBalancing !== "off") {
     throw new UsageError(`--rpc-balancing must be round_robin or off (got ${JSON.stringify(rpcBalancing)})`);
+  }
+  const baseline = values.baseline;
+  if (baseline !== undefined && !existsSync(join(baseline, "report.json"))) {
+    throw new UsageError(`--baseline must be a results folder with a report.json from compare (got ${JSON.stringify(baseline)})`);
   }
   if (values.rate !== undefined && values.concurrency !== undefined) {
     throw new UsageError("use either --rate (open loop) or --concurrency (closed loop), not both");
@@ -185,7 +197,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
     if (error instanceof SpecError) throw new UsageError(`${FLAG_OF_FIELD[error.field] ?? error.field} ${error.problem}`);
     throw error;
   }
-  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing };
+  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline };
 }
 
 /** `--rate -3` → `--rate=-3`, so a negative value reaches validation instead of reading as a flag. */
