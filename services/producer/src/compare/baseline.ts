@@ -8,14 +8,18 @@ import { parseReport, payloadGroups, type PercentilePoint, type ReportData } fro
 /** A change is flagged when it passes this many times the noise of the two runs together. */
 export const NOISE_MULTIPLE = 2;
 
-/** bytes/msg moves only with the payload's encoding: any change past this is real. */
-const BYTES_NOISE = 0.01;
+/**
+ * Noise is on a log scale (ln of a ratio), so halving and doubling weigh the same and a
+ * figure that falls by 97 % can pass a threshold as easily as one that grows 33-fold.
+ * bytes/msg moves only with the payload's encoding: any change past 1 % is real.
+ */
+const BYTES_NOISE = Math.log(1.01);
 
 /**
- * The handler's one-way percentiles are interpolated within histogram buckets that grow
- * by about 2.5× each, so an estimate can move by half a bucket with no real change.
+ * The handler's one-way percentiles are interpolated within histogram buckets 2 to 2.5×
+ * apart, so an estimate can move by half a bucket with no real change.
  */
-const BUCKET_NOISE = 0.5;
+const BUCKET_NOISE = Math.log(2.5) / 2;
 
 /** A results folder's report and, when compare measured it, its noise. */
 export interface RunRecord {
@@ -45,11 +49,16 @@ export interface FigureChange {
   unit: string;
   before: number | undefined;
   after: number | undefined;
-  /** (after − before) / before; undefined when either is missing or before is 0. */
+  /** (after − before) / before; undefined when either is missing or not positive. */
   change: number | undefined;
-  /** The relative change the two runs' noise allows; undefined when it was not measured. */
+  /** The two runs' noise for this figure, as a standard deviation of ln(after / before); undefined when it was not measured. */
   noise: number | undefined;
-  /** The change passes {@link NOISE_MULTIPLE} × noise. */
+  /**
+   * The factor the noise allows: after / before beyond ×factor or ÷factor is flagged
+   * (e^({@link NOISE_MULTIPLE} × noise)).
+   */
+  factor: number | undefined;
+  /** after / before lies beyond ×factor or ÷factor. */
   flagged: boolean;
 }
 
@@ -85,8 +94,9 @@ const FIGURES: Array<{ figure: string; unit: string; read: (row: Row) => number 
 ];
 
 /**
- * Compares every phase the two runs share, figure by figure. The noise a change is
- * judged against combines, for both runs (as √(a² + b²)):
+ * Compares every phase the two runs share, figure by figure, as the ratio after / before.
+ * The noise a ratio is judged against is a spread of its logarithm that combines, for
+ * both runs (as √(a² + b²)):
  * - the phase's own throughput spread across its sub-windows (see NoiseSampler): how
  *   much the machine moved the figures while the phase ran; it applies to every figure
  *   but bytes/msg (a closed loop's latency and CPU per message move with its rate);
@@ -110,7 +120,7 @@ export function compareRuns(current: RunRecord, baseline: RunRecord): BaselineCo
     const figures = FIGURES.map(({ figure, unit, read, percentile, kind }) => {
       const after = read(view.row);
       const was = read(old.row);
-      const change = after !== undefined && was !== undefined && was !== 0 ? (after - was) / was : undefined;
+      const change = after !== undefined && was !== undefined && was > 0 && after > 0 ? after / was - 1 : undefined;
       let noise: number | undefined;
       if (kind === "bytes") noise = BYTES_NOISE;
       else if (spread !== undefined) {
@@ -118,8 +128,9 @@ export function compareRuns(current: RunRecord, baseline: RunRecord): BaselineCo
         else if (kind === "one-way") noise = combine(spread, BUCKET_NOISE);
         else noise = spread;
       }
-      const flagged = change !== undefined && noise !== undefined && Math.abs(change) > NOISE_MULTIPLE * noise;
-      return { figure, unit, before: was, after, change, noise, flagged };
+      const factor = noise === undefined ? undefined : Math.exp(NOISE_MULTIPLE * noise);
+      const flagged = change !== undefined && factor !== undefined && Math.abs(Math.log1p(change)) > Math.log(factor);
+      return { figure, unit, before: was, after, change, noise, factor, flagged };
     });
     phases.push({ transport: view.row.transport, payloadBytes: view.row.payloadBytes, figures });
   }
@@ -131,9 +142,14 @@ function phaseViews(run: RunRecord) {
   return payloadGroups(run.report).flatMap((group) =>
     group.phases.map((phase) => ({
       ...phase,
-      spread: run.noise?.find((noise) => noise.transport === phase.row.transport && noise.payloadBytes === phase.row.payloadBytes)?.relativeSpread ?? undefined,
+      spread: logSpread(run.noise?.find((noise) => noise.transport === phase.row.transport && noise.payloadBytes === phase.row.payloadBytes)?.relativeSpread),
     })),
   );
+}
+
+/** A relative spread (standard deviation over mean) as a spread of ln: ln(1 + spread). */
+function logSpread(spread: number | undefined): number | undefined {
+  return spread === undefined ? undefined : Math.log1p(spread);
 }
 
 /** √(a² + b²), undefined only when both are. */
@@ -143,16 +159,16 @@ function combine(a: number | undefined, b: number | undefined): number | undefin
 }
 
 /**
- * Half the 95 % interval of the p-th percentile of n samples, relative to its value:
- * the percentiles at p ± 1.96·√(p(1 − p)/n), interpolated in the distribution.
+ * Half the 95 % interval of the p-th percentile of n samples, as ln of a ratio: the
+ * percentiles at p ± 1.96·√(p(1 − p)/n), interpolated in the distribution.
  */
 export function sampling(distribution: readonly PercentilePoint[], samples: number, percentile: number): number {
   if (samples <= 0 || distribution.length === 0) return 0;
   const p = percentile / 100;
   const half = 1.96 * Math.sqrt((p * (1 - p)) / samples) * 100;
-  const value = valueAt(distribution, percentile);
-  if (value <= 0) return 0;
-  return (valueAt(distribution, Math.min(percentile + half, 99.99)) - valueAt(distribution, Math.max(percentile - half, 0))) / 2 / value;
+  const low = valueAt(distribution, Math.max(percentile - half, 0));
+  if (low <= 0) return 0;
+  return Math.log(valueAt(distribution, Math.min(percentile + half, 99.99)) / low) / 2;
 }
 
 /** The latency at a percentile, interpolated linearly between the distribution's points (clamped at its ends). */
@@ -175,7 +191,7 @@ const figureValue = (value: number | undefined) => (value === undefined ? "–" 
  */
 export function baselineText(comparison: BaselineComparison): string[] {
   const lines = [`against ${comparison.baselineDir} (${comparison.baselineStartedAt}, ${comparison.baselineCommand}):`];
-  const header = ["", "transport", "payload", "figure", "before", "after", "change", `noise ×${NOISE_MULTIPLE}`];
+  const header = ["", "transport", "payload", "figure", "before", "after", "change", "flagged past"];
   const table = [header];
   for (const phase of comparison.phases) {
     for (const figure of phase.figures) {
@@ -188,7 +204,7 @@ export function baselineText(comparison: BaselineComparison): string[] {
         figureValue(figure.before),
         figureValue(figure.after),
         figure.change === undefined ? "–" : percent(figure.change),
-        figure.noise === undefined ? "not measured" : `±${(figure.noise * NOISE_MULTIPLE * 100).toFixed(0)}%`,
+        figure.factor === undefined ? "not measured" : `×÷${figure.factor.toFixed(2)}`,
       ]);
     }
   }

@@ -40,7 +40,7 @@ export function baselineSection(comparison: BaselineComparison): string {
       .filter((figure) => figure.before !== undefined || figure.after !== undefined)
       .map(
         (figure) =>
-          `<tr class="${figure.flagged ? "flagged" : ""}"><td>${figure.flagged ? "!" : ""}</td><td>${esc(phase.transport)}</td><td>${esc(formatBytes(phase.payloadBytes))}</td><td>${esc(figure.figure)}</td><td class="num">${number(figure.before)}</td><td class="num">${number(figure.after)}</td><td class="num">${figure.change === undefined ? "–" : `${figure.change >= 0 ? "+" : ""}${(figure.change * 100).toFixed(1)}%`}</td><td class="num">${figure.noise === undefined ? "not measured" : `±${(figure.noise * NOISE_MULTIPLE * 100).toFixed(0)}%`}</td></tr>`,
+          `<tr class="${figure.flagged ? "flagged" : ""}"><td>${figure.flagged ? "!" : ""}</td><td>${esc(phase.transport)}</td><td>${esc(formatBytes(phase.payloadBytes))}</td><td>${esc(figure.figure)}</td><td class="num">${number(figure.before)}</td><td class="num">${number(figure.after)}</td><td class="num">${figure.change === undefined ? "–" : `${figure.change >= 0 ? "+" : ""}${(figure.change * 100).toFixed(1)}%`}</td><td class="num">${figure.factor === undefined ? "not measured" : `×÷${figure.factor.toFixed(2)}`}</td></tr>`,
       ),
   );
   const summary = flagged.length > 0
@@ -50,11 +50,11 @@ export function baselineSection(comparison: BaselineComparison): string {
       : "No change beyond the noise";
   return [
     `<section class="baseline" data-flagged="${flagged.length}"><h2>Against the baseline</h2>`,
-    `<p>Baseline: ${esc(comparison.baselineDir)}, started ${esc(comparison.baselineStartedAt)} (<code>${esc(comparison.baselineCommand)}</code>). A change is flagged when it passes ${NOISE_MULTIPLE}× the noise measured in the two runs: each phase's throughput spread across its own sub-windows, plus a percentile's sampling uncertainty.</p>`,
+    `<p>Baseline: ${esc(comparison.baselineDir)}, started ${esc(comparison.baselineStartedAt)} (<code>${esc(comparison.baselineCommand)}</code>). A ratio after / before is flagged beyond e^(${NOISE_MULTIPLE}σ) either way, σ being the noise measured in the two runs on a log scale: each phase's throughput spread across its own sub-windows, plus a percentile's sampling uncertainty (half a histogram bucket for the handler's one-way estimates).</p>`,
     `<p class="banner ${flagged.length > 0 ? "unknown" : "pass"}">${esc(summary)}</p>`,
     `<div class="plots">${plots.join("")}</div>`,
     comparison.unmatched.length > 0 ? `<p>Not in the baseline: ${esc(comparison.unmatched.join(", "))}</p>` : "",
-    `<table><thead><tr><th></th><th>transport</th><th>payload</th><th>figure</th><th>before</th><th>after</th><th>change</th><th>noise ×${NOISE_MULTIPLE}</th></tr></thead><tbody>${rows.join("")}</tbody></table>`,
+    `<table><thead><tr><th></th><th>transport</th><th>payload</th><th>figure</th><th>before</th><th>after</th><th>change</th><th>flagged past</th></tr></thead><tbody>${rows.join("")}</tbody></table>`,
     `</section>`,
   ].join("");
 }
