@@ -5,7 +5,7 @@ import { pino } from "pino";
 import type { BrokerConfig } from "rascal";
 import { AmqpSender } from "../../services/producer/src/senders/amqp.ts";
 import { argument, serveCommands } from "../lib/child.ts";
-import { closedLoop } from "../lib/load.ts";
+import { closedLoop, okOrThrow } from "../lib/load.ts";
 import { WorkFactory } from "../lib/work.ts";
 import { DELIVERY_LIMIT } from "./topology.ts";
 
@@ -28,7 +28,7 @@ serveCommands(
     const { seconds, payloadBytes, deadlineMs } = command as unknown as { seconds: number; payloadBytes: number; deadlineMs: number };
     const works = new WorkFactory(payloadBytes);
     // The sender's own window bounds publishes in flight; the loop only keeps it full.
-    return closedLoop(async () => (await sender.send(works.next(), deadlineMs)).outcome === "ok", window, seconds);
+    return closedLoop(async () => okOrThrow((await sender.send(works.next(), deadlineMs)).outcome), window, seconds);
   },
   () => sender.close(),
 );

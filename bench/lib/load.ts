@@ -41,3 +41,13 @@ export async function closedLoop(send: () => Promise<boolean>, concurrency: numb
   const { p50, p99 } = latencies.percentiles();
   return { ok: latencies.count, failed, seconds: (performance.now() - started) / 1000, p50Us: p50, p99Us: p99, ...(firstError ? { firstError } : {}) };
 }
+
+/**
+ * True for a sender's `ok` outcome; throws otherwise, so the closed loop records the
+ * outcome as the window's first error. Senders never reject, and a failure without a
+ * name would leave a failed row unexplained.
+ */
+export function okOrThrow(outcome: string): true {
+  if (outcome !== "ok") throw new Error(`outcome ${outcome}`);
+  return true;
+}
