@@ -6,7 +6,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { create } from "@bufbuild/protobuf";
 import { HandlerService, WorkSchema, type Work } from "@switchyard/contracts";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "@switchyard/contracts/health";
-import { pino } from "pino";
+import { createLogger } from "@switchyard/platform";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/broker.ts";
 import { build, type HandlerApp } from "../../services/handler/src/app.ts";
@@ -28,6 +28,8 @@ let mount: SecretMount;
 let app: HandlerApp;
 let httpsUrl: string;
 let h2Url: string;
+// The service's own logger, at warn: its serializers run, as in production.
+const logLines: string[] = [];
 
 beforeAll(async () => {
   pki = createPki();
@@ -44,7 +46,7 @@ beforeAll(async () => {
     TLS_ALLOWED_CLIENTS: "URI:spiffe://switchyard/producer, CN=compare",
     SHUTDOWN_GRACE_MS: "3000",
   });
-  app = await build(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  app = await build(config, createLogger({ service: "handler", level: "warn", destination: { write: (line: string) => void logLines.push(line) } }));
   httpsUrl = await app.http.listen({ host: "127.0.0.1", port: 0 });
   h2Url = await app.h2c.listen({ host: "127.0.0.1", port: 0 });
 });
@@ -182,6 +184,10 @@ describe("RPC listeners with mutual TLS", () => {
     expect([plainGrpc?.code, plainGrpc?.rawMessage]).toEqual([Code.Canceled, "http/2 stream closed with error code CANCEL (0x8)"]);
     const plainConnect = await callConnect({}, httpsUrl.replace("https:", "http:"));
     expect([plainConnect?.code, plainConnect?.rawMessage]).toEqual([Code.Aborted, "socket hang up"]);
+    const failures = logLines.map((line) => JSON.parse(line) as { msg: string; err?: { message: string } }).filter((line) => line.msg === "TLS handshake failed");
+    // Logged (at most once per 10 s), with the error serialized by the service's logger.
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]!.err?.message).toEqual(expect.any(String));
     const sender = new ConnectSender(httpsUrl.replace("https:", "http:"));
     try {
       expect((await sender.send(work(), 3_000)).outcome).toBe("aborted");

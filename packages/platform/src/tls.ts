@@ -195,7 +195,7 @@ export class ServerTls {
     try {
       this.#options = this.#read();
     } catch (error) {
-      this.#logger.error({ err: (error as Error).message }, "new TLS material refused; serving with the previous");
+      this.#logger.error({ err: error }, "new TLS material refused; serving with the previous");
       return false;
     }
     for (const server of this.#servers) server.setSecureContext(this.serverOptions());
@@ -295,7 +295,7 @@ class HandshakeFailureLog {
       this.#suppressed += 1;
       return;
     }
-    logger.warn({ err: error.message, remoteAddress: socket?.remoteAddress, suppressedBefore: this.#suppressed }, "TLS handshake failed");
+    logger.warn({ err: error, remoteAddress: socket?.remoteAddress, suppressedBefore: this.#suppressed }, "TLS handshake failed");
     this.#windowStart = now;
     this.#suppressed = 0;
   }
