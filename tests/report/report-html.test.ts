@@ -18,19 +18,21 @@ const TRANSPORTS = ["grpc", "connect", "amqp"];
 const PAYLOADS = ["64", "1024"];
 
 /** Runs `npm run compare -- args` to completion (killed after `timeoutMs`). */
-function compare(args: string[], timeoutMs = 240_000): Promise<{ code: number | null; stderr: string }> {
+function compare(args: string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ["services/producer/src/cli.ts", ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let stdout = "";
   let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   return new Promise((resolve) =>
     child.once("exit", (code) => {
       clearTimeout(timer);
-      resolve({ code, stderr });
+      resolve({ code, stdout, stderr });
     }),
   );
 }
@@ -143,6 +145,29 @@ describe("report.html from a real run", () => {
     expect(await fact("Node")).toBe(process.version);
     expect(await fact("RabbitMQ")).toMatch(/^RabbitMQ \d+\.\d+\.\d+/);
   });
+
+  it("compared with a baseline run, prints each figure's change and plots it per payload and transport", async () => {
+    const rerun = await compare(["--quick", "--payloads", PAYLOADS.join(","), "--amqp-url", vhost.url, "--out", join(out, "rerun"), "--baseline", folder]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain(`against ${folder} (`);
+    expect(rerun.stdout).toMatch(/^\s+connect\s+1 KiB\s+p99\s/m);
+    const rerunFolder = join(out, "rerun", readdirSync(join(out, "rerun"))[0]!);
+    const page = await openOffline();
+    try {
+      await page.page.goto(pathToFileURL(join(rerunFolder, "report.html")).href);
+      const plots = await page.page.$$eval('section.baseline svg[data-plot="baseline"]', (svgs) =>
+        svgs.map((svg) => ({
+          legend: [...svg.querySelectorAll(".legend-item text")].map((text) => text.textContent),
+          bars: svg.querySelectorAll("rect.bar").length,
+        })),
+      );
+      // Per payload: msgs/s, p50, p99 and the producer's and handler's CPU, for each transport.
+      expect(plots).toEqual(PAYLOADS.map(() => ({ legend: TRANSPORTS, bars: 5 * TRANSPORTS.length })));
+      expect(page.refused).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 300_000);
 
   it("loads nothing but itself, and leaves a screenshot in the results folder", async () => {
     expect(browser.refused).toEqual([]);
