@@ -10,6 +10,7 @@ import { baselineText, compareRuns, readRun } from "./compare/baseline.ts";
 import { NoiseSampler } from "./compare/baseline-noise.ts";
 import { baselineSection } from "./compare/html/baseline-section.ts";
 import { brokerVersion } from "./compare/html/broker-version.ts";
+import { runSteps } from "./compare/steps.ts";
 import { writeHtmlReport } from "./compare/html/write.ts";
 import { ensureBroker, ROOT, startLocalServices, type LocalServices } from "./compare/local.ts";
 import {
@@ -109,6 +110,23 @@ async function main(argv: string[]): Promise<number> {
       producerUrl = services.producerUrl;
     }
     const client = createClient(ProducerService, createConnectTransport({ baseUrl: producerUrl, httpVersion: "1.1" }));
+    const reportContext = async () => ({
+      command: ["npm run compare --", ...argv].join(" ").replace(/ --$/, ""),
+      startedAt,
+      target: services
+        ? `${services.handlerUrls.length === 1 ? "handler" : `${services.handlerUrls.length} handlers`} and producer started locally (${services.handlerUrls.join(", ")}; RPC balancing ${options.rpcBalancing}), broker ${new URL(options.amqpUrl).host}`
+        : `producer at ${producerUrl}`,
+      machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+      node: process.version,
+      rabbitmq: services ? await brokerVersion(options.amqpUrl) : undefined,
+    });
+    if (options.rateSteps !== undefined) {
+      say(`stepped rate: ${options.rateSteps.map((rate) => rate.toLocaleString("en-US")).join(", ")} msg/s, one run each`);
+      const stepped = await runSteps({ client, spec: options.spec, rates: options.rateSteps, kneeP99Ms: options.kneeP99Ms, outDir, context: reportContext, say });
+      process.stdout.write(`\n${stepped.lines.join("\n")}\n\n`);
+      say(`stepped run done; knees in ${relative(process.cwd(), outDir) || "."}/steps.html, each step's report in step-<n>-<rate>/`);
+      return stepped.code;
+    }
 
     let run: Run | undefined;
     try {
@@ -154,16 +172,7 @@ async function main(argv: string[]): Promise<number> {
     progress.done();
     if (run.state === RunState.RUNNING) run = (await client.getRun({ id: runId }, { timeoutMs: 10_000 })).run ?? run;
 
-    const context = {
-      command: ["npm run compare --", ...argv].join(" ").replace(/ --$/, ""),
-      startedAt,
-      target: services
-        ? `${services.handlerUrls.length === 1 ? "handler" : `${services.handlerUrls.length} handlers`} and producer started locally (${services.handlerUrls.join(", ")}; RPC balancing ${options.rpcBalancing}), broker ${new URL(options.amqpUrl).host}`
-        : `producer at ${producerUrl}`,
-      machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
-      node: process.version,
-      rabbitmq: services ? await brokerVersion(options.amqpUrl) : undefined,
-    };
+    const context = await reportContext();
     writeFileSync(join(outDir, "report.json"), jsonReport(run, context));
     writeFileSync(join(outDir, "report.md"), markdownReport(run, context));
     writeFileSync(join(outDir, "noise.json"), `${JSON.stringify({ phases: noise.result() }, null, 2)}\n`);

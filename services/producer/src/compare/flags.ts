@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { resolveSpec, SpecError } from "../spec.ts";
+import { rateSteps as rateSteps_ } from "./steps.ts";
 
 /** A flag that cannot be used as given; the CLI prints the message and exits 2. */
 export class UsageError extends Error {
@@ -31,6 +32,10 @@ export interface CompareOptions {
   rpcBalancing: "round_robin" | "off";
   /** An earlier results folder to compare this run with. */
   baseline: string | undefined;
+  /** Stepped rate (`--rate A..B --steps N`): the offered rates, one run each. */
+  rateSteps: number[] | undefined;
+  /** The p99 bound, in ms, that a stepped rate's knee must stay under. */
+  kneeP99Ms: number;
 }
 
 /** Each RunSpec field's flag, so a SpecError names what the user typed. */
@@ -78,6 +83,11 @@ Load (one of)
                        message is acknowledged (default 32). Measures capacity.
   --rate N             Open loop: N messages/s on a fixed schedule. Latency counts from
                        each message's intended send time (no coordinated omission).
+  --rate A..B          Stepped rate: one open-loop run at each of --steps rates from A to
+                       B, and each transport's knee: the highest rate whose p99 stays
+                       under --knee-p99 (written to steps.html and steps.json).
+  --steps N            Rates in a stepped run, A and B included (default 5).
+  --knee-p99 D         The knee's p99 bound, e.g. 100ms (default 100ms).
 
 Length (one of)
   --duration D         Measured window per phase, e.g. 5s, 1500ms, 1m (default 5s).
@@ -132,6 +142,8 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
         out: { type: "string" },
         json: { type: "boolean" },
         baseline: { type: "string" },
+        steps: { type: "string" },
+        "knee-p99": { type: "string" },
       },
     });
   } catch (error) {
@@ -139,7 +151,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   }
   const values = parsed.values;
   if (values.help) {
-    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined };
+    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined, rateSteps: undefined, kneeP99Ms: 100 };
   }
 
   const producerUrl = values["producer-url"];
@@ -168,6 +180,22 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   if (baseline !== undefined && !existsSync(join(baseline, "report.json"))) {
     throw new UsageError(`--baseline must be a results folder with a report.json from compare (got ${JSON.stringify(baseline)})`);
   }
+  let rateSteps: number[] | undefined;
+  const range = values.rate === undefined ? null : /^(.+)\.\.(.+)$/.exec(values.rate);
+  if (range) {
+    const [from, to] = [parseNumber("--rate", range[1]!), parseNumber("--rate", range[2]!)];
+    if (!(from > 0 && to > from)) throw new UsageError(`--rate A..B needs 0 < A < B (got ${JSON.stringify(values.rate)})`);
+    const steps = values.steps !== undefined ? parseWhole("--steps", values.steps) : 5;
+    if (steps < 2 || steps > 20) throw new UsageError(`--steps must be between 2 and 20 (got ${JSON.stringify(values.steps)})`);
+    rateSteps = rateSteps_(from, to, steps);
+    // Validated below as the highest rate any step asks for.
+    values.rate = String(to);
+  } else if (values.steps !== undefined || values["knee-p99"] !== undefined) {
+    throw new UsageError("--steps and --knee-p99 need a stepped rate, --rate A..B");
+  }
+  if (range && values.baseline !== undefined) throw new UsageError("--baseline compares single runs; it cannot be used with a stepped --rate A..B");
+  const kneeP99Ms = values["knee-p99"] !== undefined ? parseDuration("--knee-p99", values["knee-p99"]) : 100;
+  if (kneeP99Ms <= 0) throw new UsageError(`--knee-p99 must be greater than 0 (got ${JSON.stringify(values["knee-p99"])})`);
   if (values.rate !== undefined && values.concurrency !== undefined) {
     throw new UsageError("use either --rate (open loop) or --concurrency (closed loop), not both");
   }
@@ -197,7 +225,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
     if (error instanceof SpecError) throw new UsageError(`${FLAG_OF_FIELD[error.field] ?? error.field} ${error.problem}`);
     throw error;
   }
-  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline };
+  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline, rateSteps, kneeP99Ms };
 }
 
 /** `--rate -3` → `--rate=-3`, so a negative value reaches validation instead of reading as a flag. */
