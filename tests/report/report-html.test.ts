@@ -169,6 +169,28 @@ describe("report.html from a real run", () => {
     }
   }, 300_000);
 
+  it("a stepped rate reports a knee per transport, in the text and in steps.html", async () => {
+    const stepped = await compare(["--quick", "--payloads", "64", "--rate", "20..40", "--steps", "2", "--amqp-url", vhost.url, "--out", join(out, "steps")]);
+    expect(stepped.stderr).toContain("compare: step 2/2 at 40 msg/s:");
+    for (const transport of TRANSPORTS) expect(stepped.stdout).toMatch(new RegExp(`^  ${transport} 64 B: (none|≥ 40|20) `, "m"));
+    const stepsFolder = join(out, "steps", readdirSync(join(out, "steps"))[0]!);
+    expect(readdirSync(stepsFolder).filter((name) => name.startsWith("step-")).sort()).toEqual(["step-1-20", "step-2-40"]);
+    const page = await openOffline();
+    try {
+      await page.page.goto(pathToFileURL(join(stepsFolder, "steps.html")).href);
+      const plot = await page.page.$eval('svg[data-plot="knee"]', (svg) => ({
+        lines: [...svg.querySelectorAll("path.series")].map((path) => [path.dataset.series, path.getTotalLength() > 50]),
+        legend: [...svg.querySelectorAll(".legend-item text")].map((text) => text.textContent),
+        bound: svg.querySelectorAll("line.bound").length,
+      }));
+      expect(plot).toEqual({ lines: TRANSPORTS.map((transport) => [transport, true]), legend: TRANSPORTS, bound: 1 });
+      expect(await page.page.locator("td.knee-rate").count()).toBe(TRANSPORTS.length);
+      expect(page.refused).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 300_000);
+
   it("loads nothing but itself, and leaves a screenshot in the results folder", async () => {
     expect(browser.refused).toEqual([]);
     const screenshot = join(folder, "report.png");
