@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/broker.ts";
 import { build, type HandlerApp } from "../../services/handler/src/app.ts";
 import { loadHandlerConfig } from "../../services/handler/src/config.ts";
+import { build as buildProducer } from "../../services/producer/src/app.ts";
+import { loadProducerConfig } from "../../services/producer/src/config.ts";
 import { ConnectSender } from "../../services/producer/src/senders/connect.ts";
 import { GrpcSender } from "../../services/producer/src/senders/grpc.ts";
 import type { ClientTlsOptions } from "../../services/producer/src/senders/sender.ts";
@@ -123,6 +125,34 @@ describe("RPC listeners with mutual TLS", () => {
     } finally {
       await Promise.all([grpc.close(), connect.close()]);
     }
+  });
+
+  it("is called by the producer as configured: HANDLER_TLS_DIR, https:// URLs by name, balanced over resolved addresses", async () => {
+    const producerMount = createSecretMount(pki.dir, "producer-tls", { "tls.crt": producer.cert, "tls.key": producer.key, "ca.crt": ca.cert });
+    const byName = (url: string) => url.replace("127.0.0.1", "localhost");
+    // A certificate naming only localhost: an address-only check would refuse it.
+    const nameOnly = await ca.issue({ commonName: "handler-by-name", altNames: ["DNS:localhost"] });
+    mount.update({ "tls.crt": nameOnly.cert, "tls.key": nameOnly.key, "ca.crt": ca.cert });
+    await eventually(async () => (await handshake(h2Url, {})).certificate.subject === "CN=handler-by-name", 10_000);
+    for (const balancing of ["round_robin", "off"]) {
+      const config = loadProducerConfig({
+        HANDLER_TLS_DIR: producerMount.dir,
+        HANDLER_GRPC_URL: byName(h2Url),
+        HANDLER_HTTP_URL: byName(httpsUrl),
+        HANDLER_RPC_BALANCING: balancing,
+        SHUTDOWN_GRACE_MS: "2000",
+      });
+      const producerApp = await buildProducer(config, createLogger({ service: "producer", level: "silent" }));
+      try {
+        // Balancing sends to https://127.0.0.1:port and must still check the name "localhost".
+        expect(await producerApp.senders.grpc.send(work(), 5_000)).toMatchObject({ outcome: "ok" });
+        expect(await producerApp.senders.connect.send(work(), 5_000)).toMatchObject({ outcome: "ok" });
+      } finally {
+        await producerApp.close();
+      }
+    }
+    mount.update({ "tls.crt": server.cert, "tls.key": server.key, "ca.crt": ca.cert });
+    await eventually(async () => (await handshake(h2Url, {})).certificate.subject === "CN=handler", 10_000);
   });
 
   it("answers a caller without a client certificate unauthenticated, on both listeners", async () => {
