@@ -195,8 +195,12 @@ describe("kind-config.yaml", () => {
     expect(mappings.map((m) => m.containerPort).sort()).toEqual(nodePorts.sort());
     for (const port of nodePorts) expect(port).toBeGreaterThanOrEqual(30000);
     for (const port of nodePorts) expect(port).toBeLessThanOrEqual(32767);
-    // Every Service of the kind install is reachable from the laptop: none left ClusterIP.
-    for (const service of ofKind(objects, "Service")) expect(service.spec.type, service.metadata.name).toBe("NodePort");
+    // Every Service a user calls is reachable from the laptop; only the broker's metrics
+    // Service (for in-cluster scrapers) and headless Services (pod discovery) stay inside.
+    const inside = (service: Manifest) => service.metadata.name === "switchyard-rabbitmq-metrics" || service.spec.clusterIP === "None";
+    const services = ofKind(objects, "Service");
+    expect(services.filter(inside).map((s) => s.metadata.name).sort()).toEqual(["switchyard-handler-headless", "switchyard-rabbitmq-metrics"]);
+    for (const service of services.filter((s) => !inside(s))) expect(service.spec.type, service.metadata.name).toBe("NodePort");
     const workloads = objects.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet");
     for (const service of ofKind(objects, "Service")) {
       expect(workloads.some((w) => matches(service.spec.selector, w.spec.template.metadata.labels))).toBe(true);
