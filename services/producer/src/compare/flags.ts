@@ -58,8 +58,8 @@ export const HELP = `Usage: npm run compare -- [flags]
 Measures gRPC, Connect JSON and RabbitMQ side by side and prints one table.
 Without --producer-url it makes sure a local RabbitMQ runs, starts the handler and the
 producer on free loopback ports, runs the comparison and stops them again. Phases run
-one after another, so each one's CPU is its own. Results are written as JSON and
-Markdown to results/<timestamp>/.
+one after another, so each one's CPU is its own. Results are written to
+results/<timestamp>/ as JSON, Markdown and a self-contained report.html.
 
 Target
   --producer-url URL   Drive a running producer through its HTTP listener (e.g. after
