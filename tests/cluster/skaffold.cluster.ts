@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +9,7 @@ import { DOCKER_HOST, KUBECONFIG, KUBECTL, getJson, ok, readyPods, requireCluste
 
 // skaffold.yaml's `cluster` profile on the real cluster: `skaffold build` (classic
 // builder, images imported into the cluster's containerd by the build hook) and
-// `skaffold run`.
+// `skaffold run`, and one `skaffold dev` cycle: a source change rebuilt and redeployed.
 
 const SKAFFOLD = join(ROOT, ".tools/skaffold-v2.19.0/bin/skaffold");
 const NAMESPACE = "switchyard-dev";
@@ -67,4 +68,50 @@ describe("skaffold (profile cluster)", () => {
     await skaffold(["delete"]);
     await eventually(async () => (await getJson<{ items: unknown[] }>(["pods", "-n", NAMESPACE])).items.length === 0, 120_000, 1_000);
   }, 600_000);
+
+  it("skaffold dev: a change to the handler's source is rebuilt and rolled out, then cleaned up", async () => {
+    // A clone of the committed tree, so the edit below never touches the repository.
+    const repo = join(work, "repo");
+    await ok("git", ["clone", "--quiet", "--no-hardlinks", ROOT, repo]);
+    const dev = spawn(SKAFFOLD, ["dev", "-p", "cluster", "--port-forward=false", "--trigger=polling", "--watch-poll-interval=1000", "--cleanup=true"], {
+      cwd: repo,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let log = "";
+    for (const stream of [dev.stdout!, dev.stderr!]) stream.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
+    const exited = new Promise<number | null>((resolve) => dev.once("exit", (code) => resolve(code)));
+    try {
+      const handlerImages = async () => {
+        const pods = await readyPods(NAMESPACE, HANDLER).catch(() => [] as string[]);
+        const images = await Promise.all(pods.map(async (pod) => (await getJson(["pod", "-n", NAMESPACE, pod])).spec.containers[0].image as string));
+        return [...new Set(images)];
+      };
+      let first: string | undefined;
+      await eventually(async () => {
+        const images = await handlerImages();
+        first = images.length === 1 ? images[0] : undefined;
+        return first !== undefined && log.includes("Watching for changes");
+      }, 480_000, 2_000).catch((error: unknown) => {
+        throw new Error(`skaffold dev did not deploy: ${String(error)}\n${log.slice(-4000)}`);
+      });
+      expect(first).toMatch(/^switchyard-handler:[0-9a-f]{64}$/);
+
+      appendFileSync(join(repo, "services/handler/src/main.ts"), "// changed by the skaffold dev test\n");
+      await eventually(async () => {
+        const images = await handlerImages();
+        return images.length === 1 && images[0] !== first;
+      }, 480_000, 2_000).catch((error: unknown) => {
+        throw new Error(`skaffold dev did not redeploy the change: ${String(error)}\n${log.slice(-4000)}`);
+      });
+      const [second] = await handlerImages();
+      expect(second).toMatch(/^switchyard-handler:[0-9a-f]{64}$/);
+    } finally {
+      // Ctrl-C: skaffold dev deletes what it deployed (--cleanup) and exits.
+      dev.kill("SIGINT");
+      const code = await Promise.race([exited, new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), 180_000))]);
+      if (code === "timeout") dev.kill("SIGKILL");
+    }
+    await eventually(async () => (await getJson<{ items: unknown[] }>(["pods", "-n", NAMESPACE])).items.length === 0, 120_000, 1_000);
+  }, 1_200_000);
 });
