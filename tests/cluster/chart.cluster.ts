@@ -54,7 +54,7 @@ function helmBin(): string {
 
 async function compareThrough(forward: PortForward, extra: string[] = []): Promise<any> {
   // The README's command: compare driving the producer in the cluster.
-  const result = await run(process.execPath, ["services/producer/src/cli.ts", "--producer-url", forward.url, "--quick", "--json", "--out", `${ROOT}/results/cluster`, ...extra], {
+  const result = await run(process.execPath, ["tools/compare/src/cli.ts", "--producer-url", forward.url, "--quick", "--json", "--out", `${ROOT}/results/cluster`, ...extra], {
     timeoutMs: 240_000,
   });
   expect(result.code, `compare exited ${result.code}\n${result.stderr}`).toBe(0);
@@ -164,7 +164,7 @@ describe("charts/switchyard on a real cluster", () => {
       // holds the AMQP traffic still, so both counts can settle (the management API's
       // figures are sampled every few seconds) and be compared exactly.
       const forward = await portForward(namespace.name, `svc/${RELEASE}-producer`, 8080);
-      const pausing = run(process.execPath, ["services/producer/src/cli.ts", "--producer-url", forward.url, "--transports", "grpc", "--rate", "5",
+      const pausing = run(process.execPath, ["tools/compare/src/cli.ts", "--producer-url", forward.url, "--transports", "grpc", "--rate", "5",
         "--duration", "40s", "--warmup", "0", "--out", `${ROOT}/results/cluster`], { timeoutMs: 120_000 });
       try {
         const figures = async () => ({ confirmed: await sent("amqp", "ok"), accounted: (await settled()) - before.value });

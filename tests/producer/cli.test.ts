@@ -9,7 +9,7 @@ import { ROOT, startService, type ServiceProcess } from "../support/process.ts";
 import { closedPort } from "./support.ts";
 
 function compare(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["services/producer/src/cli.ts", ...args], {
+  const child = spawn(process.execPath, ["tools/compare/src/cli.ts", ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -136,7 +136,7 @@ describe("compare interrupted", () => {
   });
 
   it("stops the run on Ctrl-C, prints the partial results marked stopped, and stops the services", async () => {
-    const child = spawn(process.execPath, ["services/producer/src/cli.ts", "--duration", "60s", "--warmup", "0", "--payloads", "64", "--amqp-url", vhost.url, "--out", out], {
+    const child = spawn(process.execPath, ["tools/compare/src/cli.ts", "--duration", "60s", "--warmup", "0", "--payloads", "64", "--amqp-url", vhost.url, "--out", out], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
       stdio: ["ignore", "pipe", "pipe"],

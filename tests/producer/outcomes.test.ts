@@ -2,11 +2,11 @@
 // from a handler that cannot be reached.
 import { create } from "@bufbuild/protobuf";
 import { WorkSchema } from "@switchyard/contracts";
+import type { Sender } from "@switchyard/measurement";
 import { describe, expect, it } from "vitest";
 import { useHandlerOnOwnVhost } from "../handler/running-handler.ts";
 import { ConnectSender } from "../../services/producer/src/senders/connect.ts";
 import { GrpcSender } from "../../services/producer/src/senders/grpc.ts";
-import type { Sender } from "../../services/producer/src/senders/sender.ts";
 import { closedPort } from "./support.ts";
 
 // Every Work fails its (simulated) handling.

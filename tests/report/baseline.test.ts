@@ -3,9 +3,9 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { PhaseState, RunSchema } from "@switchyard/contracts";
 import { describe, expect, it } from "vitest";
-import { NoiseSampler, relativeSpread, type PhaseNoise } from "../../services/producer/src/compare/baseline-noise.ts";
-import { baselineText, compareRuns, sampling, type RunRecord } from "../../services/producer/src/compare/baseline.ts";
-import type { Row } from "../../services/producer/src/compare/report.ts";
+import { NoiseSampler, relativeSpread, type PhaseNoise } from "../../tools/compare/src/baseline-noise.ts";
+import { baselineText, compareRuns, sampling, type RunRecord } from "../../tools/compare/src/baseline.ts";
+import type { Row } from "../../tools/compare/src/report.ts";
 
 /** A row with round figures, overridden where a test cares. */
 function row(transport: string, figures: Partial<Row> = {}): Row {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { GRAFANA_COLOURS, SERIES_COLOUR_NAMES, seriesColour } from "../../services/producer/src/compare/html/colours.ts";
+import { GRAFANA_COLOURS, SERIES_COLOUR_NAMES, seriesColour } from "../../tools/compare/src/html/colours.ts";
 import { ROOT } from "../support/process.ts";
 
 /** Every `byRegexp` colour override in the dashboard: series pattern → Grafana colour name. */

@@ -1,8 +1,8 @@
 // renderHtml on the reports it must not trip over: older files, skipped and silent phases.
 import { describe, expect, it } from "vitest";
-import { renderHtml } from "../../services/producer/src/compare/html/render-html.ts";
-import type { ReportData } from "../../services/producer/src/compare/html/report-data.ts";
-import type { Row } from "../../services/producer/src/compare/report.ts";
+import { renderHtml } from "../../tools/compare/src/html/render-html.ts";
+import type { ReportData } from "../../tools/compare/src/html/report-data.ts";
+import type { Row } from "../../tools/compare/src/report.ts";
 
 function row(transport: string, state: string, figures: Partial<Row> = {}): Row {
   return {

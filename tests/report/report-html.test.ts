@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GRAFANA_COLOURS } from "../../services/producer/src/compare/html/colours.ts";
+import { GRAFANA_COLOURS } from "../../tools/compare/src/html/colours.ts";
 import { createTestVhost, type TestVhost } from "../support/broker.ts";
 import { ROOT } from "../support/process.ts";
 import { openOffline, type OfflinePage } from "./browser.ts";
@@ -19,7 +19,7 @@ const PAYLOADS = ["64", "1024"];
 
 /** Runs `npm run compare -- args` to completion (killed after `timeoutMs`). */
 function compare(args: string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["services/producer/src/cli.ts", ...args], {
+  const child = spawn(process.execPath, ["tools/compare/src/cli.ts", ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
     stdio: ["ignore", "pipe", "pipe"],

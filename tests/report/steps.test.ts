@@ -1,8 +1,8 @@
 // Stepped rate: the rates asked for, and where each transport's knee is.
 import { describe, expect, it } from "vitest";
-import { parseFlags, UsageError } from "../../services/producer/src/compare/flags.ts";
-import type { Row } from "../../services/producer/src/compare/report.ts";
-import { kneeText, knees, rateSteps } from "../../services/producer/src/compare/steps.ts";
+import { parseFlags, UsageError } from "../../tools/compare/src/flags.ts";
+import type { Row } from "../../tools/compare/src/report.ts";
+import { kneeText, knees, rateSteps } from "../../tools/compare/src/steps.ts";
 
 function row(transport: string, p99Ms: number, throughput: number, notSent = 0): Row {
   return {

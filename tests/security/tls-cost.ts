@@ -10,10 +10,11 @@ import { connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { create } from "@bufbuild/protobuf";
 import { WorkSchema } from "@switchyard/contracts";
+import type { Sender } from "@switchyard/measurement";
 import { ROOT } from "../support/process.ts";
 import { ConnectSender } from "../../services/producer/src/senders/connect.ts";
 import { GrpcSender } from "../../services/producer/src/senders/grpc.ts";
-import type { ClientTlsOptions, Sender } from "../../services/producer/src/senders/sender.ts";
+import type { ClientTlsOptions } from "../../services/producer/src/senders/sender.ts";
 import { createPki, createSecretMount } from "./support/pki.ts";
 
 const MESSAGES = Number(process.argv[2] ?? 5000);

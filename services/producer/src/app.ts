@@ -1,22 +1,27 @@
 import type { Logger } from "pino";
 import type { BrokerConfig } from "rascal";
 import { ProducerService } from "@switchyard/contracts";
+import {
+  BrokerCpu,
+  defaultManagementUrl,
+  HandlerDirectory,
+  HandlerFleet,
+  ManagementApi,
+  type CompareTransport,
+  type Sender,
+} from "@switchyard/measurement";
 import { amqpClientTls, clientTls, createRegistry, createServers, rascalConfig, Readiness, serverTlsConfig, type Servers } from "@switchyard/platform";
 import { isIP } from "node:net";
 import type { Registry } from "prom-client";
 import { BackgroundLoad } from "./background.ts";
 import type { ProducerConfig } from "./config.ts";
-import { defaultManagementUrl, ManagementApi } from "./observer/broker.ts";
-import { BrokerCpu } from "./observer/broker-cpu.ts";
-import { HandlerDirectory } from "./observer/directory.ts";
-import { HandlerFleet } from "./observer/fleet.ts";
 import { createProducerMetrics } from "./metrics.ts";
 import { RunManager } from "./runs.ts";
 import { AmqpSender } from "./senders/amqp.ts";
 import { RoundRobinSender } from "./senders/balanced.ts";
 import { ConnectSender } from "./senders/connect.ts";
 import { GrpcSender } from "./senders/grpc.ts";
-import { instrument, type CompareTransport, type Sender } from "./senders/sender.ts";
+import { instrument } from "./senders/sender.ts";
 import { producerRoutes } from "./transports/connect.ts";
 import packageJson from "../package.json" with { type: "json" };
 

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { WorkSchema } from "@switchyard/contracts";
+import type { CompareTransport, Sender } from "@switchyard/measurement";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { CompareTransport, Sender } from "./senders/sender.ts";
 
 /** What {@link BackgroundLoad} needs. */
 export interface BackgroundLoadOptions {

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { SpecError } from "@switchyard/measurement";
 import { RunConflictError, RunNotFoundError } from "./runs.ts";
-import { SpecError } from "./spec.ts";
 
 /** A request field that is missing or malformed, outside the run specification. */
 export class RequestError extends Error {

@@ -13,16 +13,24 @@ import {
   type Run,
   type RunSpec,
 } from "@switchyard/contracts";
+import {
+  Phase,
+  resolveSpec,
+  specToProto,
+  type BrokerCpu,
+  type BrokerObserver,
+  type CompareTransport,
+  type HandlerObserver,
+  type LossBasis as LossBasisName,
+  type PhaseFigures,
+  type PhaseStateName,
+  type ResolvedSpec,
+  type Sender,
+  type SpecContext,
+} from "@switchyard/measurement";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
-import type { BrokerObserver } from "./observer/broker.ts";
-import type { BrokerCpu } from "./observer/broker-cpu.ts";
-import type { HandlerObserver } from "./observer/fleet.ts";
-import type { LossBasis as LossBasisName } from "./ledger.ts";
-import { Phase, type PhaseFigures, type PhaseStateName } from "./runner.ts";
-import type { CompareTransport, Sender } from "./senders/sender.ts";
-import { resolveSpec, specToProto, type ResolvedSpec, type SpecContext } from "./spec.ts";
 
 /** No run has the requested id (never existed, or forgotten to bound memory). */
 export class RunNotFoundError extends Error {

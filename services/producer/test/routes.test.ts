@@ -4,7 +4,8 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { RunManager } from "../src/runs.ts";
 import { producerRoutes } from "../src/transports/connect.ts";
-import { FakeHandler, fakeSenders } from "./fakes.ts";
+// The runner's in-memory stand-ins, shared with the measurement library's unit tests.
+import { FakeHandler, fakeSenders } from "../../../packages/measurement/test/fakes.ts";
 
 function client() {
   const handler = new FakeHandler();

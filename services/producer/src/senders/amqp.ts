@@ -1,10 +1,9 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { WorkSchema, type Work } from "@switchyard/contracts";
+import type { Outcome, Sender, SendResult } from "@switchyard/measurement";
 import { connectBroker, settleWithin, type Readiness } from "@switchyard/platform";
 import type { Logger } from "pino";
 import type { BrokerAsPromised, BrokerConfig, PublicationSession } from "rascal";
-import type { Outcome } from "../outcomes.ts";
-import type { Sender, SendResult } from "./sender.ts";
 
 /** What {@link AmqpSender} needs. */
 export interface AmqpSenderOptions {

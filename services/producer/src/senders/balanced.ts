@@ -1,6 +1,5 @@
-import type { HandlerDirectory } from "../observer/directory.ts";
-import type { CompareTransport, Sender, SendResult } from "./sender.ts";
 import type { Work } from "@switchyard/contracts";
+import type { CompareTransport, HandlerDirectory, Sender, SendResult } from "@switchyard/measurement";
 
 /** How RPC senders pick a handler replica; mirrors HANDLER_RPC_BALANCING. */
 export type RpcBalancing = "off" | "round_robin";

@@ -2,9 +2,10 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
+import type { Sender, SendResult } from "@switchyard/measurement";
 import { Agent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { sendRpc, SizeSampler, type ClientTlsOptions, type Sender, type SendResult } from "./sender.ts";
+import { sendRpc, SizeSampler, type ClientTlsOptions } from "./sender.ts";
 
 /**
  * The Connect protocol with JSON bodies over HTTP/1.1 to the handler's HTTP listener:

@@ -2,7 +2,8 @@ import { toBinary } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
-import { sendRpc, SizeSampler, type ClientTlsOptions, type Sender, type SendResult } from "./sender.ts";
+import type { Sender, SendResult } from "@switchyard/measurement";
+import { sendRpc, SizeSampler, type ClientTlsOptions } from "./sender.ts";
 
 /**
  * gRPC over HTTP/2 cleartext (h2c) to the handler's h2c listener, with binary protobuf.

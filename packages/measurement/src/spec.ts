@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { RunSpecSchema, type RunSpec } from "@switchyard/contracts";
 import { TRANSPORTS } from "@switchyard/platform";
-import type { CompareTransport } from "./senders/sender.ts";
+import type { CompareTransport } from "./sender.ts";
 
 /** The load a phase puts on its transport. */
 export type Load = { mode: "open"; rate: number } | { mode: "closed"; concurrency: number };

@@ -4,7 +4,7 @@ import type { Work } from "@switchyard/contracts";
 import type { FleetSnapshot, HandlerObserver } from "../src/observer/fleet.ts";
 import type { Received } from "../src/ledger.ts";
 import type { Outcome } from "../src/outcomes.ts";
-import type { CompareTransport, Sender, SendResult } from "../src/senders/sender.ts";
+import type { CompareTransport, Sender, SendResult } from "../src/sender.ts";
 
 /** A handler that remembers which sequences of each producer id it received. */
 export class FakeHandler implements HandlerObserver {

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { RunSpecSchema, type RunSpec } from "@switchyard/contracts";
+import { resolveSpec, SpecError } from "@switchyard/measurement";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { resolveSpec, SpecError } from "../spec.ts";
 import { rateSteps as rateSteps_ } from "./steps.ts";
 
 /** A flag that cannot be used as given; the CLI prints the message and exits 2. */

@@ -1,6 +1,6 @@
+import { resolveSpec } from "@switchyard/measurement";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PAYLOADS, parseDuration, parseFlags, parseSize, UsageError } from "../src/compare/flags.ts";
-import { resolveSpec } from "../src/spec.ts";
+import { DEFAULT_PAYLOADS, parseDuration, parseFlags, parseSize, UsageError } from "../src/flags.ts";
 
 const context = { maxPayloadBytes: 1024 * 1024, sendTimeoutMs: 5_000 };
 

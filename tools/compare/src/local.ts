@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Repository root. */
-export const ROOT = fileURLToPath(new URL("../../../..", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 /** A service process started by {@link startLocalServices}. */
 interface Child {

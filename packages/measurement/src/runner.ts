@@ -9,7 +9,7 @@ import { handlerDelta, type FleetSnapshot, type HandlerDelta, type HandlerObserv
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { SendLedger, type LedgerFigures, type Received } from "./ledger.ts";
 import { outcomeNotes, type Outcome, type OutcomeCounts } from "./outcomes.ts";
-import type { CompareTransport, Sender, SendResult } from "./senders/sender.ts";
+import type { CompareTransport, Sender, SendResult } from "./sender.ts";
 import type { End, Load } from "./spec.ts";
 
 /** Where a phase is in its life; mirrors PhaseState. */

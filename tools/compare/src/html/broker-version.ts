@@ -1,4 +1,4 @@
-import { defaultManagementUrl } from "../../observer/broker.ts";
+import { defaultManagementUrl } from "@switchyard/measurement";
 
 /**
  * The broker's product and version (e.g. `RabbitMQ 3.10.8, Erlang 25.2.3`) from its

@@ -5,14 +5,14 @@ import { PhaseState, ProducerService, RunState, type Run } from "@switchyard/con
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { FLAG_OF_FIELD, HELP, parseFlags, UsageError } from "./compare/flags.ts";
-import { baselineText, compareRuns, readRun } from "./compare/baseline.ts";
-import { NoiseSampler } from "./compare/baseline-noise.ts";
-import { baselineSection } from "./compare/html/baseline-section.ts";
-import { brokerVersion } from "./compare/html/broker-version.ts";
-import { runSteps } from "./compare/steps.ts";
-import { writeHtmlReport } from "./compare/html/write.ts";
-import { ensureBroker, ROOT, startLocalServices, type LocalServices } from "./compare/local.ts";
+import { FLAG_OF_FIELD, HELP, parseFlags, UsageError } from "./flags.ts";
+import { baselineText, compareRuns, readRun } from "./baseline.ts";
+import { NoiseSampler } from "./baseline-noise.ts";
+import { baselineSection } from "./html/baseline-section.ts";
+import { brokerVersion } from "./html/broker-version.ts";
+import { runSteps } from "./steps.ts";
+import { writeHtmlReport } from "./html/write.ts";
+import { ensureBroker, ROOT, startLocalServices, type LocalServices } from "./local.ts";
 import {
   formatBytes,
   formatMs,
@@ -25,7 +25,7 @@ import {
   textTable,
   throughputRatios,
   toRow,
-} from "./compare/report.ts";
+} from "./report.ts";
 
 const say = (line: string) => process.stderr.write(`compare: ${line}\n`);
 

@@ -1,3 +1,4 @@
+import { procCpuMs } from "@switchyard/measurement";
 import { describe, expect, it } from "vitest";
 import {
   cells,
@@ -10,8 +11,7 @@ import {
   throughputRatios,
   totalCpuMsPer1k,
   type Row,
-} from "../src/compare/report.ts";
-import { procCpuMs } from "../src/observer/broker-cpu.ts";
+} from "../src/report.ts";
 
 function row(transport: string, payloadBytes: number, throughput: number, extra: Partial<Row> = {}): Row {
   return {
