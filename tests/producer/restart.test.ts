@@ -16,7 +16,7 @@ const processes: ServiceProcess[] = [];
 /** A handler as a process; every handler here takes a little time per message, so some are in flight when one dies. */
 async function handler(id: string, ports: Record<string, string> = {}): Promise<ServiceProcess> {
   // A generous start bound: a restart happens while the machine is busy with the phase.
-  const started = await startService("handler", { AMQP_URL: vhost.url, HANDLER_ID: id, SIMULATED_DELAY_MS: "2", ...ports }, 60_000);
+  const started = await startService("handler", { AMQP_URL: vhost.url, HANDLER_ID: id, SIMULATED_DELAY_MS: "2", ...ports }, { timeoutMs: 60_000 });
   processes.push(started);
   return started;
 }
@@ -51,7 +51,7 @@ describe("a handler killed and restarted mid-phase", () => {
     const client = producerClient(producer.httpUrl);
     const { run: started } = await client.startRun({
       // Long enough that the restarted handler, however slow to start on a busy machine, takes part.
-      spec: { transports: ["amqp"], load: { case: "rate", value: 150 }, end: { case: "duration", value: ms(20_000) }, warmup: ms(0) },
+      spec: { transports: ["amqp"], load: { case: "rate", value: 150 }, end: { case: "duration", value: ms(30_000) }, warmup: ms(0) },
     });
     const measuring = await untilMeasuring(client, started!.id, 0, 150);
     const producerId = measuring.phases[0]!.producerId;
@@ -62,7 +62,7 @@ describe("a handler killed and restarted mid-phase", () => {
     const observe = createClient(ObservationService, createConnectTransport({ baseUrl: restarted.httpUrl, httpVersion: "1.1" }));
     const status = await observe.getStatus({});
     // The new incarnation competes for the queue again before the phase ends.
-    await eventually(async () => (await observe.getReceived({ producerId })).tracked, 18_000, 200);
+    await eventually(async () => (await observe.getReceived({ producerId })).tracked, 28_000, 200);
 
     const run = await watchToEnd(client, started!.id);
     expect(run.state).toBe(RunState.SUCCEEDED);

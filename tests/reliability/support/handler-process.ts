@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { ROOT } from "../../support/process.ts";
+import type { ChildProcess } from "node:child_process";
+import { startService, type StartOptions } from "../../support/process.ts";
 import type { IncarnationReport } from "./ledger.ts";
 
 /** A handler started as a real process (`node services/handler/src/main.ts`). */
@@ -27,67 +27,25 @@ export interface HandlerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Where and how to start a handler. */
-export interface HandlerProcessOptions {
-  /** Environment on top of a minimal one; listeners default to port 0. */
+/** Where and how to start a handler: its environment on top of a minimal one, and where it runs. */
+export interface HandlerProcessOptions extends StartOptions {
   env: Record<string, string>;
-  /** Runs the handler inside this network namespace (`/run/netns/<name>`). */
-  netns?: string;
-  /** Address both listeners bind; default 127.0.0.1. */
-  host?: string;
 }
 
 /**
- * Starts a handler process and resolves once both listeners report their addresses.
- * Inside a namespace it runs under `nsenter --net`, which execs Node itself, so signals
- * sent to the child reach the handler.
+ * Starts a handler process (see {@link startService}) and adds what the fault suite asks
+ * of it: readiness, metric sums and what this incarnation reports of a run.
  */
-export async function startHandlerProcess(options: HandlerProcessOptions, timeoutMs = 30_000): Promise<HandlerProcess> {
-  const host = options.host ?? "127.0.0.1";
-  const main = "services/handler/src/main.ts";
-  const [command, args] = options.netns
-    ? ["nsenter", [`--net=/run/netns/${options.netns}`, process.execPath, main]]
-    : [process.execPath, [main]];
-  const child = spawn(command, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HTTP_PORT: "0", H2C_PORT: "0", BIND_HOST: host, LOG_LEVEL: "info", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: string[] = [];
-  const exited = new Promise<number | string | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
-  const ports: Partial<Record<"http" | "h2c", string>> = {};
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`handler did not start:\n${lines.join("\n")}`)), timeoutMs);
-    const onLine = (line: string) => {
-      lines.push(line);
-      const match = /"listener":"(http|h2c)".*Server listening at http:\/\/[^:]+:(\d+)/.exec(line);
-      if (match) ports[match[1] as "http" | "h2c"] = match[2];
-      if (ports.http && ports.h2c) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let buffered = "";
-      stream.setEncoding("utf8").on("data", (chunk: string) => {
-        buffered += chunk;
-        const parts = buffered.split("\n");
-        buffered = parts.pop()!;
-        parts.forEach(onLine);
-      });
-    }
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`handler exited with ${code} before listening:\n${lines.join("\n")}`));
-    });
-  });
-  const httpUrl = `http://${host}:${ports.http}`;
+export async function startHandlerProcess({ env, ...options }: HandlerProcessOptions): Promise<HandlerProcess> {
+  const service = await startService("handler", env, { timeoutMs: 30_000, ...options });
+  const { child, httpUrl } = service;
+  const exited = service.exited.then((code) => code ?? child.signalCode);
   const running = () => child.exitCode === null && child.signalCode === null;
   return {
     child,
     httpUrl,
-    h2cUrl: `http://${host}:${ports.h2c}`,
-    lines,
+    h2cUrl: service.h2cUrl,
+    lines: service.lines,
     exited,
     get running() {
       return running();
