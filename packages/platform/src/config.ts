@@ -52,6 +52,31 @@ export const port = (fallback: number) =>
     .max(65535, { error: "must be a TCP port number 0-65535" })
     .default(fallback);
 
+/** An optional TCP port: unset means the listener it names is not separate. */
+export const optionalPort = () =>
+  z.coerce
+    .number({ error: "must be a TCP port number 0-65535" })
+    .int({ error: "must be a TCP port number 0-65535" })
+    .min(0, { error: "must be a TCP port number 0-65535" })
+    .max(65535, { error: "must be a TCP port number 0-65535" })
+    .optional();
+
+/**
+ * Checks that the listeners' ports differ (0, the OS's choice, may repeat), so a
+ * clash stops the process at start with the variable named, not at the second bind.
+ *
+ * @throws ConfigError naming the later variable of the first clash, in `ports`' order.
+ */
+export function distinctPorts(ports: Readonly<Record<string, number | undefined>>): void {
+  const seen = new Map<number, string>();
+  for (const [variable, value] of Object.entries(ports)) {
+    if (value === undefined || value === 0) continue;
+    const other = seen.get(value);
+    if (other) throw new ConfigError(variable, `invalid configuration: ${variable} must differ from ${other} (both ${value})`);
+    seen.set(value, variable);
+  }
+}
+
 /** A whole number within [min, max]. */
 export const integer = (fallback: number, min: number, max: number) => {
   const message = `must be a whole number from ${min} to ${max}`;

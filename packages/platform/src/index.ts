@@ -1,4 +1,4 @@
-export { ConfigError, parseEnv, port, integer, ratio, url, logLevel, identifier, redactUrl } from "./config.ts";
+export { ConfigError, distinctPorts, parseEnv, port, optionalPort, integer, ratio, url, logLevel, identifier, redactUrl } from "./config.ts";
 export type { EnvSchema } from "./config.ts";
 export { createLogger } from "./logger.ts";
 export type { LoggerOptions } from "./logger.ts";
@@ -9,6 +9,8 @@ export { healthRoutes } from "./health-service.ts";
 export { registerOpsRoutes } from "./ops-routes.ts";
 export { createServers } from "./servers.ts";
 export type { RpcLimits, Servers, ServersOptions } from "./servers.ts";
+export { H2C_SERVER_OPTIONS, HTTP1_TIMEOUTS } from "./listener-limits.ts";
+export { RESET_BUDGET } from "./reset-guard.ts";
 export { exitOnSignal, runMain } from "./shutdown.ts";
 export type { ShutdownOptions } from "./shutdown.ts";
 export { BROKER_PERMISSIONS, RECONNECT_BACKOFF, TOPOLOGY, declareTopology, rascalConfig } from "./topology.ts";

@@ -57,11 +57,11 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     logger,
     readiness,
     registry,
-    // The data plane (HandlerService) and the measurement plane (ObservationService), apart.
-    routes: (router) => {
-      handlerRoutes({ handleWork })(router);
-      observationRoutes({ handlerId: config.HANDLER_ID, incarnation, ledger, metrics })(router);
-    },
+    // The data plane (HandlerService) and the measurement plane (ObservationService),
+    // apart: the latter on the ops listener when OPS_PORT is set.
+    routes: handlerRoutes({ handleWork }),
+    opsRoutes: observationRoutes({ handlerId: config.HANDLER_ID, incarnation, ledger, metrics }),
+    separateOps: config.OPS_PORT !== undefined,
     services: [HandlerService.typeName, ObservationService.typeName],
     tls: serverTlsConfig(config),
     limits: {
@@ -91,7 +91,7 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
   const close = async () => {
     readiness.drain();
     await consumer.stopConsuming();
-    await Promise.all([servers.http.close(), servers.h2c.close()]);
+    await servers.closeListeners();
     await consumer.close();
   };
   return { ...servers, consumer, readiness, registry, handleWork, ledger, incarnation, close };

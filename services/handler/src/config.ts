@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { amqpClientTls, ConfigError, identifier, integer, logLevel, parseEnv, port, ratio, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
+import { amqpClientTls, distinctPorts, optionalPort, ConfigError, identifier, integer, logLevel, parseEnv, port, ratio, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
 import { z } from "zod";
 
 /**
@@ -12,6 +12,13 @@ export const handlerEnvSchema = z.object({
   HTTP_PORT: port(8080),
   /** HTTP/2 cleartext listener: gRPC and grpc.health.v1. */
   H2C_PORT: port(8081),
+  /**
+   * Optional HTTP/1.1 listener for `/healthz`, `/readyz`, `/metrics` and
+   * ObservationService, which then leave the data listeners (a NetworkPolicy can admit
+   * only the kubelet and the scraper). TLS with TLS_DIR, never asking for a client
+   * certificate. Unset: they stay on HTTP_PORT.
+   */
+  OPS_PORT: optionalPort(),
   /** Address both listeners bind; 0.0.0.0 so kubelet probes reach the pod IP. */
   BIND_HOST: z.string().min(1).default("0.0.0.0"),
   /** The broker, with the vhost as its path. guest:guest only works over loopback. */
@@ -61,6 +68,7 @@ export type HandlerConfig = z.infer<typeof handlerEnvSchema>;
  */
 export function loadHandlerConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
   const config = parseEnv(handlerEnvSchema, env);
+  distinctPorts({ HTTP_PORT: config.HTTP_PORT, H2C_PORT: config.H2C_PORT, OPS_PORT: config.OPS_PORT });
   serverTlsConfig(config);
   amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR);
   if (config.READ_MAX_BYTES <= config.MAX_PAYLOAD_BYTES) {

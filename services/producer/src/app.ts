@@ -112,6 +112,7 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     routes: producerRoutes({ runs }),
     services: [ProducerService.typeName],
     tls: serverTlsConfig(config),
+    separateOps: config.OPS_PORT !== undefined,
     limits: { readMaxBytes: 1024 * 1024, maxTimeoutMs: 24 * 3600 * 1000, shutdownTimeoutMs: drainMs },
   });
   const start = () => {
@@ -122,7 +123,7 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     readiness.drain();
     background.close();
     await Promise.race([runs.close(), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
-    await Promise.all([servers.http.close(), servers.h2c.close()]);
+    await servers.closeListeners();
     await Promise.all(Object.values(senders).map((sender) => sender.close()));
     probe.close();
   };

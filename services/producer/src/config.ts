@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { amqpClientTls, clientTls, identifier, integer, logLevel, parseEnv, port, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
+import { amqpClientTls, distinctPorts, optionalPort, clientTls, identifier, integer, logLevel, parseEnv, port, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
 import { z } from "zod";
 
 /** A comma-separated list of URLs with one of `protocols`; empty by default. */
@@ -24,6 +24,12 @@ export const producerEnvSchema = z.object({
   HTTP_PORT: port(8080),
   /** HTTP/2 cleartext listener: ProducerService over gRPC and grpc.health.v1. */
   H2C_PORT: port(8081),
+  /**
+   * Optional HTTP/1.1 listener for `/healthz`, `/readyz` and `/metrics`, which then leave
+   * the data listeners (a NetworkPolicy can admit only the kubelet and the scraper). TLS
+   * with TLS_DIR, never asking for a client certificate. Unset: they stay on HTTP_PORT.
+   */
+  OPS_PORT: optionalPort(),
   /** Address both listeners bind; 0.0.0.0 so kubelet probes reach the pod IP. */
   BIND_HOST: z.string().min(1).default("0.0.0.0"),
   /** The broker, with the vhost as its path. guest:guest only works over loopback. */
@@ -114,6 +120,7 @@ export type ProducerConfig = z.infer<typeof producerEnvSchema>;
  */
 export function loadProducerConfig(env: NodeJS.ProcessEnv = process.env): ProducerConfig {
   const config = parseEnv(producerEnvSchema, env);
+  distinctPorts({ HTTP_PORT: config.HTTP_PORT, H2C_PORT: config.H2C_PORT, OPS_PORT: config.OPS_PORT });
   serverTlsConfig(config);
   amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR);
   clientTls(config.HANDLER_TLS_DIR, "HANDLER_TLS_DIR");

@@ -10,5 +10,6 @@ runMain(async () => {
   exitOnSignal({ logger, graceMs: config.SHUTDOWN_GRACE_MS, close: app.close });
   await app.http.listen({ host: config.BIND_HOST, port: config.HTTP_PORT });
   await app.h2c.listen({ host: config.BIND_HOST, port: config.H2C_PORT });
+  if (app.ops) await app.ops.listen({ host: config.BIND_HOST, port: config.OPS_PORT });
   app.start();
 });
