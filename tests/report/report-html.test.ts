@@ -172,7 +172,8 @@ describe("report.html from a real run", () => {
   it("a stepped rate reports a knee per transport, in the text and in steps.html", async () => {
     const stepped = await compare(["--quick", "--payloads", "64", "--rate", "20..40", "--steps", "2", "--amqp-url", vhost.url, "--out", join(out, "steps")]);
     expect(stepped.stderr).toContain("compare: step 2/2 at 40 msg/s:");
-    for (const transport of TRANSPORTS) expect(stepped.stdout).toMatch(new RegExp(`^  ${transport} 64 B: (none|≥ 40|20) `, "m"));
+    // Which knee depends on how busy the machine is; every answer kneeText can give is fine.
+    for (const transport of TRANSPORTS) expect(stepped.stdout).toMatch(new RegExp(`^  ${transport} 64 B: (none: the lowest rate already failed|≥ 40 msg/s|20 msg/s) `, "m"));
     const stepsFolder = join(out, "steps", readdirSync(join(out, "steps"))[0]!);
     expect(readdirSync(stepsFolder).filter((name) => name.startsWith("step-")).sort()).toEqual(["step-1-20", "step-2-40"]);
     const page = await openOffline();
