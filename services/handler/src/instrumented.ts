@@ -1,7 +1,12 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { InvalidWorkError } from "./errors.ts";
-import type { HandlerMetrics } from "./metrics.ts";
+import { seriesByTransport, type HandlerMetrics } from "./metrics.ts";
 import type { HandleWork } from "./work.ts";
+
+/** A Timestamp in milliseconds since the epoch, without building a Date. */
+function epochMs(timestamp: Timestamp): number {
+  return Number(timestamp.seconds) * 1000 + timestamp.nanos / 1_000_000;
+}
 
 /**
  * The metrics layer, outermost: counts every call under its transport by outcome (`ok`,
@@ -10,28 +15,31 @@ import type { HandleWork } from "./work.ts";
  * one-way delivery latency (`handled_at − sent_at`).
  */
 export function instrumented(metrics: HandlerMetrics, next: HandleWork): HandleWork {
+  // Labelled once per transport: a call's five updates build no label objects.
+  const seriesOf = seriesByTransport(metrics);
   return async function handleMeasured(work, transport, signal) {
+    const series = seriesOf(transport);
     const started = performance.now();
-    metrics.inFlight.inc({ transport });
+    series.inFlight.inc();
     try {
       const receipt = await next(work, transport, signal);
       if (receipt.duplicate) {
-        metrics.messages.inc({ transport, outcome: "duplicate" });
+        series.messages.duplicate.inc();
         return receipt;
       }
-      metrics.processingDuration.observe({ transport }, (performance.now() - started) / 1000);
+      series.processingDuration.observe((performance.now() - started) / 1000);
       if (work.sentAt && receipt.handledAt) {
-        const oneWay = (timestampDate(receipt.handledAt).getTime() - timestampDate(work.sentAt).getTime()) / 1000;
+        const oneWay = (epochMs(receipt.handledAt) - epochMs(work.sentAt)) / 1000;
         // A skewed clock between hosts can make this negative; a histogram cannot hold it.
-        metrics.deliveryLatency.observe({ transport }, Math.max(0, oneWay));
+        series.deliveryLatency.observe(Math.max(0, oneWay));
       }
-      metrics.messages.inc({ transport, outcome: "ok" });
+      series.messages.ok.inc();
       return receipt;
     } catch (error) {
-      metrics.messages.inc({ transport, outcome: error instanceof InvalidWorkError ? "invalid" : "failed" });
+      series.messages[error instanceof InvalidWorkError ? "invalid" : "failed"].inc();
       throw error;
     } finally {
-      metrics.inFlight.dec({ transport });
+      series.inFlight.dec();
     }
   };
 }
