@@ -37,11 +37,15 @@ export class Deduplicator {
    * as a duplicate. Either way the running entry is removed before waiters resume.
    */
   track(id: string, attempt: Promise<unknown>): void {
+    // One reaction does both: the entry goes inside it, before the promise waiters hold resolves.
     const settled = attempt.then(
-      () => void this.#handled.set(id, true),
-      () => undefined,
+      () => {
+        this.#handled.set(id, true);
+        this.#running.delete(id);
+      },
+      () => void this.#running.delete(id),
     );
-    this.#running.set(id, settled.finally(() => this.#running.delete(id)));
+    this.#running.set(id, settled);
   }
 
   /** Attempts running now; 0 when idle (what keeps this part of the memory bounded). */

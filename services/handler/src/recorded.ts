@@ -8,9 +8,11 @@ import type { HandleWork } from "./work.ts";
  * only what was handled counts as received.
  */
 export function recorded(ledger: ReceivedLedger, next: HandleWork): HandleWork {
-  return async function handleRecorded(work, transport, signal) {
-    const receipt = await next(work, transport, signal);
-    if (work.producerId !== "" && work.sequence > 0n) ledger.record(work.producerId, Number(work.sequence));
-    return receipt;
+  // One reaction on next's promise rather than an async function awaiting it.
+  return function handleRecorded(work, transport, signal) {
+    return next(work, transport, signal).then((receipt) => {
+      if (work.producerId !== "" && work.sequence > 0n) ledger.record(work.producerId, Number(work.sequence));
+      return receipt;
+    });
   };
 }

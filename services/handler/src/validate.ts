@@ -33,8 +33,13 @@ export function validateWork(work: Work, maxPayloadBytes: number): void {
  * and an invalid copy is never reported as a duplicate of a valid one.
  */
 export function validated(maxPayloadBytes: number, next: HandleWork): HandleWork {
-  return async function handleValid(work, transport, signal) {
-    validateWork(work, maxPayloadBytes);
+  // Not async: an async wrapper would add a promise per call to pass next's through.
+  return function handleValid(work, transport, signal) {
+    try {
+      validateWork(work, maxPayloadBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return next(work, transport, signal);
   };
 }
