@@ -11,6 +11,7 @@ import { NoiseSampler } from "./baseline-noise.ts";
 import { baselineSection } from "./html/baseline-section.ts";
 import { brokerVersion } from "./html/broker-version.ts";
 import { runSteps } from "./steps.ts";
+import { runSecurityComparison } from "./tls/security-run.ts";
 import { writeHtmlReport } from "./html/write.ts";
 import { ensureBroker, ROOT, startLocalServices, type LocalServices } from "./local.ts";
 import {
@@ -93,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = new Date();
   const outDir = resolve(options.out ?? join(ROOT, "results"), startedAt.toISOString().replace(/:/g, "-").replace(/\..*/, ""));
   mkdirSync(outDir, { recursive: true });
+  if (options.security !== undefined) return runSecurityComparison(options, argv, outDir, startedAt, say);
 
   let services: LocalServices | undefined;
   let producerUrl = options.producerUrl;

@@ -36,6 +36,8 @@ export interface CompareOptions {
   rateSteps: number[] | undefined;
   /** The p99 bound, in ms, that a stepped rate's knee must stay under. */
   kneeP99Ms: number;
+  /** `--tls` / `--mtls`: every phase runs cleartext and then in this mode, side by side. Local mode only. */
+  security: "tls" | "mtls" | undefined;
 }
 
 /** Each RunSpec field's flag, so a SpecError names what the user typed. */
@@ -96,6 +98,17 @@ Length (one of)
   --send-timeout D     Deadline of each send (default: the producer's SEND_TIMEOUT_MS, 5s).
   --quick              Short phases for smoke tests: --duration 1s --warmup 250ms.
 
+Cost of security (local mode only)
+  --tls                Run every phase twice: cleartext, then over TLS on every transport
+                       (gRPC over h2, Connect over HTTPS, AMQP over amqps:// on 5671),
+                       each against services started for it, and print both side by side
+                       with the TLS handshake time measured at the very endpoints used.
+                       Makes a throwaway CA and certificates in .local/tls/ (openssl) and
+                       turns on the local RabbitMQ's TLS listener
+                       (scripts/ensure-rabbitmq-tls.sh).
+  --mtls               As --tls, with mutual TLS: the producer and the handler show
+                       client certificates to the handler and to the broker.
+
 Output
   --out DIR            Parent folder of the results folder (default <repo>/results).
   --json               Print the report as JSON on stdout instead of the table.
@@ -144,6 +157,8 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
         baseline: { type: "string" },
         steps: { type: "string" },
         "knee-p99": { type: "string" },
+        tls: { type: "boolean" },
+        mtls: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -151,7 +166,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   }
   const values = parsed.values;
   if (values.help) {
-    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined, rateSteps: undefined, kneeP99Ms: 100 };
+    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined, rateSteps: undefined, kneeP99Ms: 100, security: undefined };
   }
 
   const producerUrl = values["producer-url"];
@@ -176,6 +191,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   if (rpcBalancing !== "round_robin" && rpcBalancing !== "off") {
     throw new UsageError(`--rpc-balancing must be round_robin or off (got ${JSON.stringify(rpcBalancing)})`);
   }
+  const security = securityMode(values, producerUrl, amqpUrl);
   const baseline = values.baseline;
   if (baseline !== undefined && !existsSync(join(baseline, "report.json"))) {
     throw new UsageError(`--baseline must be a results folder with a report.json from compare (got ${JSON.stringify(baseline)})`);
@@ -225,7 +241,27 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
     if (error instanceof SpecError) throw new UsageError(`${FLAG_OF_FIELD[error.field] ?? error.field} ${error.problem}`);
     throw error;
   }
-  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline, rateSteps, kneeP99Ms };
+  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline, rateSteps, kneeP99Ms, security };
+}
+
+/** `--tls` / `--mtls`, checked against the flags they cannot go with. */
+function securityMode(
+  values: { tls?: boolean; mtls?: boolean; rate?: string; baseline?: string },
+  producerUrl: string | undefined,
+  amqpUrl: string,
+): "tls" | "mtls" | undefined {
+  if (values.tls && values.mtls) throw new UsageError("use either --tls or --mtls, not both");
+  const security = values.mtls ? "mtls" : values.tls ? "tls" : undefined;
+  if (security === undefined) return undefined;
+  const flag = `--${security}`;
+  if (producerUrl !== undefined) throw new UsageError(`${flag} starts the services in each mode itself; it cannot be used with --producer-url`);
+  const broker = new URL(amqpUrl);
+  if (broker.protocol !== "amqp:" || !["127.0.0.1", "localhost", "[::1]"].includes(broker.hostname)) {
+    throw new UsageError(`${flag} needs a local broker's cleartext --amqp-url (amqp://…@127.0.0.1:5672/…); it turns on that broker's TLS listener itself (got ${JSON.stringify(amqpUrl)})`);
+  }
+  if (values.rate !== undefined && /\.\./.test(values.rate)) throw new UsageError(`${flag} compares single runs; it cannot be used with a stepped --rate A..B`);
+  if (values.baseline !== undefined) throw new UsageError(`${flag} compares a cleartext run with its own; it cannot be used with --baseline`);
+  return security;
 }
 
 /** `--rate -3` → `--rate=-3`, so a negative value reaches validation instead of reading as a flag. */

@@ -1,8 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { handlerScheme, handlerTlsEnv, probeCa, producerTlsEnv, type LocalSecurity } from "./tls/service-env.ts";
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -20,6 +23,12 @@ export interface LocalOptions {
   handlers: number;
   /** The producer's HANDLER_RPC_BALANCING. */
   rpcBalancing: "round_robin" | "off";
+  /**
+   * `compare --tls`: the handlers' listeners and both services' broker connections in
+   * this mode, and ObservationService on each handler's own ops listener (OPS_PORT), so
+   * the data listeners carry only the messages measured, in cleartext runs too.
+   */
+  security?: LocalSecurity;
 }
 
 /** The handlers and producer running locally for one comparison. */
@@ -27,6 +36,10 @@ export interface LocalServices {
   producerUrl: string;
   /** Every handler's HTTP listener, in start order. */
   handlerUrls: string[];
+  /** Every handler's HTTP/2 (gRPC) listener, in start order. */
+  handlerGrpcUrls: string[];
+  /** Process ids: the producer's, then the handlers' in start order. */
+  pids: { producer: number; handlers: number[] };
   /** Stops both processes (SIGTERM, then SIGKILL after a grace period). */
   stop(): Promise<void>;
   /** Kills both processes at once (SIGKILL), for a second Ctrl-C. */
@@ -108,18 +121,27 @@ function start(name: string, env: Record<string, string>, logDir: string): Child
   return { name, child, exited };
 }
 
-async function waitReady(url: string, child: Child, timeoutMs: number, logDir: string): Promise<void> {
+/** Whether GET `url` answers 2xx within a second; `ca` verifies an https:// server. */
+function answersOk(url: string, ca: Buffer | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = (url.startsWith("https:") ? httpsGet(url, { ca, timeout: 1_000 }) : httpGet(url, { timeout: 1_000 }))
+      .once("response", (response) => {
+        response.resume();
+        resolve((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300);
+      })
+      .once("timeout", () => request.destroy())
+      .once("error", () => resolve(false));
+  });
+}
+
+async function waitReady(url: string, child: Child, timeoutMs: number, logDir: string, ca?: Buffer): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void child.exited.then(() => (exited = true));
   while (Date.now() < deadline) {
     if (exited) throw new Error(`the ${child.name} exited at start; see ${join(logDir, `${child.name}.log`)}`);
-    try {
-      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1_000) });
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
+    // false: not listening yet.
+    if (await answersOk(`${url}/readyz`, ca)) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`the ${child.name} was not ready within ${timeoutMs / 1000} s; see ${join(logDir, `${child.name}.log`)}`);
@@ -139,13 +161,18 @@ async function stopChild({ child, exited }: Child, graceMs: number): Promise<voi
  * to handler.log, several to handler-1.log, handler-2.log, ….
  */
 export async function startLocalServices(amqpUrl: string, logDir: string, options: LocalOptions = { handlers: 1, rpcBalancing: "round_robin" }): Promise<LocalServices> {
-  const ports = await freePorts(2 * options.handlers + 2);
+  const security = options.security;
+  const perHandler = security ? 3 : 2;
+  const ports = await freePorts(perHandler * options.handlers + 2);
   const [producerHttp, producerH2c] = ports.splice(0, 2);
+  const scheme = handlerScheme(security?.mode ?? "cleartext");
   const handlers = Array.from({ length: options.handlers }, (_, index) => {
-    const [http, h2c] = [ports[2 * index]!, ports[2 * index + 1]!];
+    const [http, h2c, ops] = ports.slice(perHandler * index, perHandler * (index + 1));
     const name = options.handlers === 1 ? "handler" : `handler-${index + 1}`;
-    const child = start(name, { HTTP_PORT: String(http), H2C_PORT: String(h2c), AMQP_URL: amqpUrl, HANDLER_ID: `compare-${name}` }, logDir);
-    return { child, httpUrl: `http://127.0.0.1:${http}`, h2cUrl: `http://127.0.0.1:${h2c}` };
+    const env = { HTTP_PORT: String(http), H2C_PORT: String(h2c), AMQP_URL: amqpUrl, HANDLER_ID: `compare-${name}` };
+    const child = start(name, security ? { ...env, OPS_PORT: String(ops), ...handlerTlsEnv(security) } : env, logDir);
+    const opsUrl = `${scheme}://127.0.0.1:${security ? ops : http}`;
+    return { child, httpUrl: `${scheme}://127.0.0.1:${http}`, h2cUrl: `${scheme}://127.0.0.1:${h2c}`, opsUrl };
   });
   const handlerUrls = handlers.map((handler) => handler.httpUrl);
   const producer = start("producer", {
@@ -157,8 +184,9 @@ export async function startLocalServices(amqpUrl: string, logDir: string, option
     HANDLER_GRPC_URL: handlers[0]!.h2cUrl,
     HANDLER_HTTP_URLS: handlerUrls.join(","),
     HANDLER_GRPC_URLS: handlers.map((handler) => handler.h2cUrl).join(","),
-    HANDLER_OBSERVATION_URLS: handlerUrls.join(","),
+    HANDLER_OBSERVATION_URLS: handlers.map((handler) => handler.opsUrl).join(","),
     HANDLER_RPC_BALANCING: options.rpcBalancing,
+    ...(security && producerTlsEnv(security)),
   }, logDir);
   const children = [producer, ...handlers.map((handler) => handler.child)];
   const stop = async () => {
@@ -168,7 +196,7 @@ export async function startLocalServices(amqpUrl: string, logDir: string, option
   };
   try {
     await Promise.all([
-      ...handlers.map((handler) => waitReady(handler.httpUrl, handler.child, 30_000, logDir)),
+      ...handlers.map((handler) => waitReady(handler.opsUrl, handler.child, 30_000, logDir, probeCa(security))),
       waitReady(`http://127.0.0.1:${producerHttp}`, producer, 30_000, logDir),
     ]);
   } catch (error) {
@@ -180,5 +208,12 @@ export async function startLocalServices(amqpUrl: string, logDir: string, option
   };
   // Should compare itself end abruptly, take the services along.
   process.once("exit", kill);
-  return { producerUrl: `http://127.0.0.1:${producerHttp}`, handlerUrls, stop, kill };
+  return {
+    producerUrl: `http://127.0.0.1:${producerHttp}`,
+    handlerUrls,
+    handlerGrpcUrls: handlers.map((handler) => handler.h2cUrl),
+    pids: { producer: producer.child.pid!, handlers: handlers.map((handler) => handler.child.child.pid!) },
+    stop,
+    kill,
+  };
 }

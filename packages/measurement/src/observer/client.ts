@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { ObservationService } from "@switchyard/contracts";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Agent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import type { SequenceRange } from "../ledger.ts";
 
 /** Identifies one run of one handler replica: its handler id and incarnation id. */
@@ -38,12 +39,14 @@ const MAX_PAGES = 64;
 export class ReplicaClient {
   readonly url: string;
   readonly #client: Client<typeof ObservationService>;
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 2 });
+  readonly #agent: Agent;
   readonly #timeoutMs: number;
 
   constructor(url: string, timeoutMs = 3_000) {
     this.url = url;
     this.#timeoutMs = timeoutMs;
+    // An https:// replica (a handler with TLS_DIR) needs a TLS agent; it trusts the system's CAs and NODE_EXTRA_CA_CERTS.
+    this.#agent = new URL(url).protocol === "https:" ? new HttpsAgent({ keepAlive: true, maxSockets: 2 }) : new Agent({ keepAlive: true, maxSockets: 2 });
     this.#client = createClient(
       ObservationService,
       createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true, nodeOptions: { agent: this.#agent } }),
