@@ -15,53 +15,77 @@ export interface RangePage {
 /** What {@link SequenceSet} may hold. */
 export interface SequenceSetLimits {
   /**
-   * Most ranges kept. Past it, the shortest ranges are dropped and their members
-   * counted in {@link SequenceSet.overflow} instead: memory stays bounded whatever
-   * order, or gaps, a client sends.
+   * Most blocks of {@link BLOCK_SEQUENCES} sequences held. A member of any other block
+   * is counted in {@link SequenceSet.overflow} instead, so memory stays bounded
+   * whatever order, gaps or span a client sends: at most `maxBlocks` × 512 B of bits,
+   * plus about 70 B of bookkeeping per block.
    */
-  maxRanges: number;
+  maxBlocks: number;
+}
+
+/** Sequences per block, one bit each: a block's bits take 512 B. */
+export const BLOCK_SEQUENCES = 4_096;
+
+/**
+ * Default {@link SequenceSetLimits.maxBlocks}: 2,048 blocks cover any 8,388,608
+ * consecutive sequences (a phase of 8 million messages, in whatever order and however
+ * many replicas share it) in 1 MiB of bits and about 140 kB of bookkeeping: 1.13 MiB
+ * per run at most, measured with a client spraying sequences over all 53 bits. A
+ * replica's share of a 1M-message phase takes 245 blocks, about 140 kB.
+ */
+export const DEFAULT_MAX_BLOCKS = 2_048;
+
+const WORDS_PER_BLOCK = BLOCK_SEQUENCES / 32;
+
+/** Index of the lowest set bit of a non-zero 32-bit word. */
+function lowestBit(word: number): number {
+  return 31 - Math.clz32(word & -word);
+}
+
+/** Set bits in a 32-bit word. */
+function bitCount(word: number): number {
+  word -= (word >>> 1) & 0x55555555;
+  word = (word & 0x33333333) + ((word >>> 2) & 0x33333333);
+  return (Math.imul((word + (word >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
 }
 
 /**
- * Default {@link SequenceSetLimits.maxRanges}: 50,000 ranges cost about 800 kB. Several
- * replicas sharing a run each see an interleaved share of it (every third sequence, for
- * three), one range per sequence: 50,000 covers a phase of about 150,000 messages so.
- */
-export const DEFAULT_MAX_RANGES = 50_000;
-
-/** Members waiting in the buffer before they are merged, at least. */
-const MIN_PENDING = 1_024;
-
-/**
- * A set of positive integers kept as sorted, non-overlapping, non-adjacent ranges. A run
- * that arrives mostly in order collapses to a handful of ranges, so tracking a million
- * messages costs bytes, not megabytes.
+ * A set of non-negative integers (a producer run's handled sequences) kept as a bitmap
+ * in blocks of {@link BLOCK_SEQUENCES}: a block exists once one of its sequences is
+ * added. Every member costs one bit whatever the order it arrives in, so replicas that
+ * each see an interleaved share of a run (every third sequence, for three) cost what a
+ * replica seeing all of it does, and a duplicate is recognised exactly.
  *
- * Costs: a member that extends the last range, or starts a new one after it, is O(1).
- * Any other member waits in a buffer (O(1) to add, O(log n) to check) until the buffer
- * holds a quarter as many members as there are ranges; one linear merge then takes the
- * whole buffer, so each insert costs amortised O(log n) whatever the order.
+ * Costs: {@link add} is O(1) — a map lookup (skipped for the block of the previous
+ * member) and a bit test; a new block appends to a pool that doubles. {@link page} and
+ * {@link ranges} compute maximal ranges from the bits, word by word: a page of `limit`
+ * ranges costs O(limit × log blocks) plus the words it scans, at most all of them
+ * (`maxBlocks` × 128); a sort of the block list first when blocks arrived out of order.
  *
- * Ranges are capped by {@link SequenceSetLimits.maxRanges}. The first time a merge
- * passes the cap, the shortest ranges are dropped; from then on the set is full: a
- * member that extends or joins ranges is kept (O(log n), plus a splice of at most
- * `maxRanges` when it joins two), and one that would start a new range is only
- * counted. Members not itemised are reported as {@link overflow}; a later copy of one
- * of them is taken for a new member.
+ * Blocks are capped by {@link SequenceSetLimits.maxBlocks}. Once that many are held,
+ * members of the blocks held are still kept, and a member of any other block is only
+ * counted, as {@link overflow}. Nothing remembers those: a later copy of one is counted
+ * again, as a new member.
  */
 export class SequenceSet {
-  #firsts: number[] = [];
-  #lasts: number[] = [];
-  /** Members not yet merged into the ranges; none of them is in a range. */
-  #pending = new Set<number>();
+  /** Block index → slot in {@link #bits}. */
+  readonly #slots = new Map<number, number>();
+  /** Slot → block index. */
+  readonly #blockOf: number[] = [];
+  /** Slots in ascending order of block index, once {@link #sortBlocks} has run. */
+  readonly #order: number[] = [];
+  #sorted = true;
+  /** {@link WORDS_PER_BLOCK} words per slot; grows by doubling up to the cap. */
+  #bits = new Uint32Array(0);
+  /** The last block looked up, so members arriving in order skip the map. */
+  #lastBlock = -1;
+  #lastSlot = -1;
   #size = 0;
   #overflow = 0;
-  /** True once the cap has been reached: no new ranges, no buffer. */
-  #full = false;
-  readonly #maxRanges: number;
+  readonly #maxBlocks: number;
 
   constructor(limits: Partial<SequenceSetLimits> = {}) {
-    this.#maxRanges = Math.max(1, limits.maxRanges ?? DEFAULT_MAX_RANGES);
+    this.#maxBlocks = Math.max(1, Math.floor(limits.maxBlocks ?? DEFAULT_MAX_BLOCKS));
   }
 
   /** Number of members added, itemised or not. */
@@ -69,159 +93,176 @@ export class SequenceSet {
     return this.#size;
   }
 
-  /** Members no longer itemised in the ranges because the range cap was reached. */
+  /** Members not itemised in the ranges because the block cap was reached. */
   get overflow(): number {
     return this.#overflow;
   }
 
-  /** Number of ranges. */
-  get rangeCount(): number {
-    this.#merge();
-    return this.#firsts.length;
+  /** Number of blocks held (at most the cap). */
+  get blockCount(): number {
+    return this.#slots.size;
   }
 
-  /** Adds `value`; returns false when it was already a member. */
-  add(value: number): boolean {
-    if (this.#full) return this.#addWhenFull(value);
-    if (this.#pending.has(value) || this.#inRanges(value)) return false;
-    this.#size++;
-    const lasts = this.#lasts;
-    const count = lasts.length;
-    const last = count > 0 ? lasts[count - 1]! : undefined;
-    if (last !== undefined && value === last + 1) {
-      // In order: the common case, extending the last range.
-      lasts[count - 1] = value;
-    } else if (this.#pending.size === 0 && (last === undefined || value > last + 1)) {
-      // After every range: a new last range, unless the cap is reached.
-      if (count >= this.#maxRanges) {
-        this.#full = true;
-        this.#overflow++;
-      } else {
-        this.#firsts.push(value);
-        lasts.push(value);
+  /** Number of maximal ranges the members form; counts every word (O(blocks)). */
+  get rangeCount(): number {
+    this.#sortBlocks();
+    const bits = this.#bits;
+    let count = 0;
+    let previousBlock = -2;
+    let carry = 0;
+    for (const slot of this.#order) {
+      const block = this.#blockOf[slot]!;
+      // A range continues from the previous block only when it is the adjacent one.
+      if (block !== previousBlock + 1) carry = 0;
+      for (let word = slot * WORDS_PER_BLOCK, end = word + WORDS_PER_BLOCK; word < end; word++) {
+        const value = bits[word]!;
+        // A range starts at each set bit whose lower neighbour is clear.
+        count += bitCount(value & ~((value << 1) | carry));
+        carry = value >>> 31;
       }
-    } else {
-      this.#pending.add(value);
-      if (this.#pending.size >= Math.max(MIN_PENDING, count >> 2)) this.#merge();
+      previousBlock = block;
     }
+    return count;
+  }
+
+  /**
+   * Adds `value`; returns false when it was already a member.
+   *
+   * @throws RangeError when `value` is not a non-negative safe integer.
+   */
+  add(value: number): boolean {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a non-negative safe integer: ${value}`);
+    const block = Math.floor(value / BLOCK_SEQUENCES);
+    const slot = block === this.#lastBlock ? this.#lastSlot : this.#slotFor(block);
+    if (slot < 0) {
+      this.#size++;
+      this.#overflow++;
+      return true;
+    }
+    const offset = value - block * BLOCK_SEQUENCES;
+    const word = slot * WORDS_PER_BLOCK + (offset >>> 5);
+    const mask = 1 << (offset & 31);
+    const bits = this.#bits;
+    if ((bits[word]! & mask) !== 0) return false;
+    bits[word] = bits[word]! | mask;
+    this.#size++;
     return true;
   }
 
   /** All ranges in ascending order. Prefer {@link page} for an answer of bounded size. */
   ranges(): Range[] {
-    this.#merge();
-    return this.#firsts.map((first, index) => ({ first, last: this.#lasts[index]! }));
+    return this.#collect(0, Infinity).ranges;
   }
 
-  /** Up to `limit` ranges ending after sequence `after`, in ascending order. */
+  /** Up to `limit` (at least 1) ranges ending after sequence `after`, in ascending order. */
   page(after: number, limit: number): RangePage {
-    this.#merge();
-    const start = this.#firstEndingAfter(after);
-    const end = Math.min(this.#firsts.length, start + Math.max(1, limit));
+    // A range straddling `after` is cut, so pages never repeat a member.
+    return this.#collect(Math.max(0, after + 1), Math.max(1, limit));
+  }
+
+  /** Up to `limit` maximal ranges of members from `from` on (the first cut at `from`). */
+  #collect(from: number, limit: number): RangePage {
+    this.#sortBlocks();
     const ranges: Range[] = [];
-    for (let index = start; index < end; index++) {
-      // A range straddling `after` is cut, so pages never repeat a member.
-      ranges.push({ first: Math.max(this.#firsts[index]!, after + 1), last: this.#lasts[index]! });
+    while (ranges.length < limit) {
+      const first = this.#nextMember(from);
+      if (first < 0) return { ranges, next: undefined };
+      const last = this.#nextNonMember(first) - 1;
+      ranges.push({ first, last });
+      // `last + 1` is not a member, so the next range starts at `last + 2` or later.
+      from = last + 2;
     }
-    return { ranges, next: end < this.#firsts.length ? this.#lasts[end - 1]! : undefined };
+    return { ranges, next: this.#nextMember(from) < 0 ? undefined : ranges.at(-1)!.last };
   }
 
-  /** {@link add} once full: extend or join ranges, never start one. */
-  #addWhenFull(value: number): boolean {
-    const firsts = this.#firsts;
-    const lasts = this.#lasts;
-    const index = this.#firstEndingAfter(value - 1);
-    if (index < firsts.length && firsts[index]! <= value) return false;
-    this.#size++;
-    // `index` is the first range after `value`; `index - 1` the last one before it.
-    const joinsBefore = index > 0 && lasts[index - 1]! + 1 === value;
-    const joinsAfter = index < firsts.length && firsts[index]! - 1 === value;
-    if (joinsBefore && joinsAfter) {
-      lasts[index - 1] = lasts[index]!;
-      firsts.splice(index, 1);
-      lasts.splice(index, 1);
-    } else if (joinsBefore) {
-      lasts[index - 1] = value;
-    } else if (joinsAfter) {
-      firsts[index] = value;
-    } else {
-      this.#overflow++;
+  /** The slot of `block`, made if the cap allows; -1 when it does not. */
+  #slotFor(block: number): number {
+    let slot = this.#slots.get(block);
+    if (slot === undefined) {
+      if (this.#slots.size >= this.#maxBlocks) return -1;
+      slot = this.#blockOf.length;
+      const lastSlot = this.#order.at(-1);
+      if (lastSlot !== undefined && this.#blockOf[lastSlot]! > block) this.#sorted = false;
+      this.#slots.set(block, slot);
+      this.#blockOf.push(block);
+      this.#order.push(slot);
+      if ((slot + 1) * WORDS_PER_BLOCK > this.#bits.length) {
+        const blocks = Math.min(this.#maxBlocks, Math.max(1, 2 * (this.#bits.length / WORDS_PER_BLOCK)));
+        const bits = new Uint32Array(blocks * WORDS_PER_BLOCK);
+        bits.set(this.#bits);
+        this.#bits = bits;
+      }
     }
-    return true;
+    this.#lastBlock = block;
+    this.#lastSlot = slot;
+    return slot;
   }
 
-  /** True when `value` lies in one of the ranges (not the buffer). */
-  #inRanges(value: number): boolean {
-    const index = this.#firstEndingAfter(value - 1);
-    return index < this.#firsts.length && this.#firsts[index]! <= value;
+  /** Orders {@link #order} by block index; a no-op while blocks arrived in order. */
+  #sortBlocks(): void {
+    if (this.#sorted) return;
+    const blockOf = this.#blockOf;
+    this.#order.sort((a, b) => blockOf[a]! - blockOf[b]!);
+    this.#sorted = true;
   }
 
-  /** Index of the first range whose last member is greater than `after`. */
-  #firstEndingAfter(after: number): number {
-    const lasts = this.#lasts;
+  /** Position in {@link #order} of the first block with index `block` or above. */
+  #positionOf(block: number): number {
+    const order = this.#order;
     let low = 0;
-    let high = lasts.length;
+    let high = order.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (lasts[mid]! <= after) low = mid + 1;
+      if (this.#blockOf[order[mid]!]! < block) low = mid + 1;
       else high = mid;
     }
     return low;
   }
 
-  /** Merges the buffer into the ranges in one linear pass, then enforces the cap. */
-  #merge(): void {
-    if (this.#pending.size === 0) return;
-    const values = Float64Array.from(this.#pending).sort();
-    this.#pending = new Set();
-    const oldFirsts = this.#firsts;
-    const oldLasts = this.#lasts;
-    const firsts: number[] = [];
-    const lasts: number[] = [];
-    const append = (first: number, last: number) => {
-      const end = lasts.length - 1;
-      if (end >= 0 && first <= lasts[end]! + 1) lasts[end] = Math.max(lasts[end]!, last);
-      else {
-        firsts.push(first);
-        lasts.push(last);
+  /** The smallest member at or above `from`, or -1. Blocks must be sorted. */
+  #nextMember(from: number): number {
+    const block = Math.floor(from / BLOCK_SEQUENCES);
+    const bits = this.#bits;
+    for (let position = this.#positionOf(block); position < this.#order.length; position++) {
+      const slot = this.#order[position]!;
+      const at = this.#blockOf[slot]!;
+      const offset = at === block ? from - block * BLOCK_SEQUENCES : 0;
+      const base = slot * WORDS_PER_BLOCK;
+      let word = offset >>> 5;
+      let value = bits[base + word]! & (-1 << (offset & 31));
+      for (;;) {
+        if (value !== 0) return at * BLOCK_SEQUENCES + (word << 5) + lowestBit(value);
+        if (++word === WORDS_PER_BLOCK) break;
+        value = bits[base + word]!;
       }
-    };
-    let range = 0;
-    for (const value of values) {
-      while (range < oldFirsts.length && oldFirsts[range]! < value) {
-        append(oldFirsts[range]!, oldLasts[range]!);
-        range++;
-      }
-      append(value, value);
     }
-    for (; range < oldFirsts.length; range++) append(oldFirsts[range]!, oldLasts[range]!);
-    this.#firsts = firsts;
-    this.#lasts = lasts;
-    if (firsts.length >= this.#maxRanges) {
-      this.#full = true;
-      if (firsts.length > this.#maxRanges) this.#dropShortest(firsts.length - this.#maxRanges);
-    }
+    return -1;
   }
 
-  /** Drops the `excess` shortest ranges (earliest first among equals), counting their members. */
-  #dropShortest(excess: number): void {
-    const firsts = this.#firsts;
-    const lasts = this.#lasts;
-    const lengths = Float64Array.from(firsts, (first, index) => lasts[index]! - first + 1);
-    const threshold = Float64Array.from(lengths).sort()[excess - 1]!;
-    let dropEqual = excess - lengths.filter((length) => length < threshold).length;
-    const keptFirsts: number[] = [];
-    const keptLasts: number[] = [];
-    for (let index = 0; index < firsts.length; index++) {
-      const length = lengths[index]!;
-      if (length < threshold || (length === threshold && dropEqual-- > 0)) {
-        this.#overflow += length;
-      } else {
-        keptFirsts.push(firsts[index]!);
-        keptLasts.push(lasts[index]!);
+  /** The smallest non-member at or above `from`. Blocks must be sorted. */
+  #nextNonMember(from: number): number {
+    let block = Math.floor(from / BLOCK_SEQUENCES);
+    let slot = this.#slots.get(block);
+    if (slot === undefined) return from;
+    let position = this.#positionOf(block);
+    let offset = from - block * BLOCK_SEQUENCES;
+    const bits = this.#bits;
+    for (;;) {
+      const base = slot * WORDS_PER_BLOCK;
+      let word = offset >>> 5;
+      let value = ~bits[base + word]! & (-1 << (offset & 31));
+      for (;;) {
+        if (value !== 0) return block * BLOCK_SEQUENCES + (word << 5) + lowestBit(value);
+        if (++word === WORDS_PER_BLOCK) break;
+        value = ~bits[base + word]!;
       }
+      // Every member to the block's end: the range goes on only into the adjacent block.
+      position++;
+      const nextSlot = this.#order[position];
+      if (nextSlot === undefined || this.#blockOf[nextSlot] !== block + 1) return (block + 1) * BLOCK_SEQUENCES;
+      block++;
+      slot = nextSlot;
+      offset = 0;
     }
-    this.#firsts = keptFirsts;
-    this.#lasts = keptLasts;
   }
 }

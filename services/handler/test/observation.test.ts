@@ -8,12 +8,13 @@ import { ReceivedLedger } from "../src/ledger.ts";
 import { createHandlerMetrics } from "../src/metrics.ts";
 import { newIncarnation } from "../src/observation/incarnation.ts";
 import { observationRoutes } from "../src/observation/routes.ts";
+import { BLOCK_SEQUENCES } from "../src/sequence-set.ts";
 import { handlerRoutes } from "../src/transports/connect.ts";
 import { createWorkHandler } from "../src/work.ts";
 import { work } from "./support.ts";
 
 /** A handler's data plane and measurement plane on one in-memory router. */
-function handler(ledgerLimits = { runs: 8, maxRangesPerRun: 10_000 }) {
+function handler(ledgerLimits: { runs: number; maxBlocksPerRun?: number } = { runs: 8 }) {
   const metrics = createHandlerMetrics(createRegistry("handler", "test"));
   const ledger = new ReceivedLedger(ledgerLimits);
   const incarnation = newIncarnation();
@@ -76,9 +77,13 @@ describe("ObservationService (in memory)", () => {
     expect(await codeOf(observe.getReceived({ producerId: "" }))).toBe(Code.InvalidArgument);
   });
 
-  it("reports what a run's ledger left out past its range cap", async () => {
-    const { data, observe } = handler({ runs: 8, maxRangesPerRun: 2 });
-    for (const sequence of [1n, 3n, 5n, 7n]) await data.handle({ work: work({ id: `o${sequence}`, sequence }) });
+  it("reports what a run's ledger left out past its block cap", async () => {
+    const { data, observe } = handler({ runs: 8, maxBlocksPerRun: 2 });
+    // Four sequences in four blocks of BLOCK_SEQUENCES: the last two are past the cap.
+    for (const block of [0, 1, 2, 3]) {
+      const sequence = BigInt(block * BLOCK_SEQUENCES + 1);
+      await data.handle({ work: work({ id: `o${sequence}`, sequence }) });
+    }
     const received = await observe.getReceived({ producerId: "run-1" });
     expect(received).toMatchObject({ handled: 4n, overflow: 2n });
     expect(received.ranges).toHaveLength(2);
