@@ -23,7 +23,7 @@ export interface Received {
   handled: number;
   /** Copies handled again, by the same incarnation or by another one. */
   duplicates: number;
-  /** Handled sequences no incarnation itemised (past its range cap); 0 when complete. */
+  /** Handled sequences no incarnation itemised (past its block cap); 0 when complete. */
   overflow: number;
   /** Replicas that could not be asked this time. */
   unreachable: number;
@@ -121,7 +121,7 @@ export class SendLedger {
   /**
    * Reconciles with what the handler replicas received: lost counts acknowledged
    * sequences none of them reported. When some are missing but the answers cannot be
-   * complete (a replica unreachable, a ledger past its range cap, an incarnation started
+   * complete (a replica unreachable, a ledger past its block cap, an incarnation started
    * after `phaseStart` whose predecessor's ledger is gone), loss is unknown, not a number.
    */
   reconcile(received: Received | undefined, phaseStart?: Date): LedgerFigures {
@@ -147,7 +147,7 @@ export class SendLedger {
       (incarnation) => (incarnationsOf.get(incarnation.handlerId) ?? 0) > 1 || (phaseStart && incarnation.startedAt && incarnation.startedAt > phaseStart),
     );
     const doubts = [
-      received.overflow > 0 ? `${received.overflow} handled sequences are past the handler's range cap and not itemised` : "",
+      received.overflow > 0 ? `${received.overflow} handled sequences are past the handler's ledger cap and not itemised` : "",
       received.unreachable > 0 ? `${received.unreachable} handler replicas could not be asked` : "",
       restarted.length > 0
         ? `handler ${[...new Set(restarted.map((replica) => replica.handlerId))].join(", ")} restarted during the phase and what the earlier incarnation handled cannot be read back`

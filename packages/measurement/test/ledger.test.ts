@@ -56,7 +56,7 @@ describe("SendLedger", () => {
     expect(ledger.reconcile(answer(partial))).toMatchObject({ lost: 4, lossBasis: "handler_ledger" });
     const capped = ledger.reconcile(answer({ ...partial, handled: 10, overflow: 4 }));
     expect(capped).toMatchObject({ lost: undefined, lossBasis: "unknown" });
-    expect(capped.unknownBecause).toContain("4 handled sequences are past the handler's range cap");
+    expect(capped.unknownBecause).toContain("4 handled sequences are past the handler's ledger cap");
     expect(ledger.reconcile(answer({ ...partial, unreachable: 1 })).unknownBecause).toContain("1 handler replicas could not be asked");
     const phaseStart = new Date(1_000);
     const restarted = answer({ ...partial, replicas: [{ handlerId: "h-0", incarnationId: "b", startedAt: new Date(2_000), handled: 6 }] });

@@ -224,8 +224,8 @@ export declare type GetReceivedResponse = Message<"switchyard.v1.GetReceivedResp
   tracked: boolean;
 
   /**
-   * Handled sequences left out of the ranges because the run passed the handler's cap
-   * on ranges per run. Zero when the ranges are complete.
+   * Handled sequences left out of the ranges because they fell past the handler's cap
+   * on ledger blocks per run (4,096 sequences each). Zero when the ranges are complete.
    *
    * @generated from field: uint64 overflow = 5;
    */
