@@ -49,3 +49,43 @@ describe("npm run bench --smoke", () => {
     }
   });
 });
+
+interface MemoryReport {
+  idle: { handler: number; producer: number };
+  steps: Array<{ transport: string; rate: number; sent: number; handler: { maxRssBytes: number }; producer: { maxRssBytes: number } }>;
+  steady: { samples: { handler: Array<{ rssBytes: number }>; producer: Array<{ rssBytes: number }> } };
+}
+
+// `npm run bench:memory -- --smoke` once: both services start as npm start starts them,
+// every transport gets its fixed-rate step, the steady run samples, and the verdicts print.
+describe("npm run bench:memory --smoke", () => {
+  const dir = mkdtempSync(join(tmpdir(), "switchyard-bench-memory-"));
+  const out = join(dir, "memory.json");
+  let stdout = "";
+
+  beforeAll(async () => {
+    ({ stdout } = await run(process.execPath, ["bench/memory.ts", "--smoke", `--out=${out}`], { cwd: ROOT, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 }));
+  }, 360_000);
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads idle RSS of both services, and each transport's step sends and is sampled", () => {
+    const report = JSON.parse(readFileSync(out, "utf8")) as MemoryReport;
+    expect(report.idle.handler).toBeGreaterThan(0);
+    expect(report.idle.producer).toBeGreaterThan(0);
+    expect(report.steps.map((step) => step.transport).sort()).toEqual(["amqp", "connect", "grpc"]);
+    for (const step of report.steps) {
+      expect(step.sent, step.transport).toBeGreaterThan(0);
+      expect(step.handler.maxRssBytes).toBeGreaterThan(0);
+      expect(step.producer.maxRssBytes).toBeGreaterThan(0);
+    }
+    expect(report.steady.samples.handler.length).toBeGreaterThanOrEqual(3);
+    expect(report.steady.samples.producer.length).toBe(report.steady.samples.handler.length);
+  });
+
+  it("prints the step table and a verdict line per service", () => {
+    expect(stdout).toMatch(/^\| transport \| target msg\/s \| reached msg\/s/m);
+    expect(stdout).toMatch(/^verdict handler: /m);
+    expect(stdout).toMatch(/^verdict producer: /m);
+  });
+});
