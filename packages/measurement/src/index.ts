@@ -10,7 +10,8 @@ export { isOutcome, OUTCOMES, outcomeNotes, rpcOutcome, snakeCase } from "./outc
 export type { Outcome, OutcomeCounts } from "./outcomes.ts";
 export { Phase } from "./runner.ts";
 export type { PhaseFigures, PhaseOptions, PhaseStateName } from "./runner.ts";
-export type { CompareTransport, Sender, SendResult } from "./sender.ts";
+export { COMPARE_TRANSPORTS, isReferenceTransport, REFERENCE_OF } from "./sender.ts";
+export type { CompareTransport, LibraryTransport, ReferenceTransport, Sender, SendResult } from "./sender.ts";
 export { resolveSpec, SPEC_DEFAULTS, SPEC_LIMITS, SpecError, specToProto } from "./spec.ts";
 export type { End, Load, ResolvedSpec, SpecContext } from "./spec.ts";
 export { brokerBalance, defaultManagementUrl, ManagementApi } from "./observer/broker.ts";

@@ -77,7 +77,7 @@ export function outcomeNotes(transport: string, outcomes: OutcomeCounts): string
   const unavailable = outcomes.unavailable ?? 0;
   const failed = outcomes.handling_failed ?? 0;
   if (ok === 0 && unavailable > 0) {
-    const peer = transport === "amqp" ? "broker" : "handler";
+    const peer = transport === "amqp" || transport === "amqplib" ? "broker" : "handler";
     notes.push(`${peer} unreachable over ${transport}: ${unavailable} sends failed with unavailable`);
   }
   if (failed > 0) {

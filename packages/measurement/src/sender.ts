@@ -1,9 +1,34 @@
 import type { Work } from "@switchyard/contracts";
-import type { TRANSPORTS } from "@switchyard/platform";
+import { REFERENCE_TRANSPORTS, TRANSPORTS } from "@switchyard/platform";
 import type { Outcome } from "./outcomes.ts";
 
-/** One of the three compared transports. */
-export type CompareTransport = (typeof TRANSPORTS)[number];
+/** One of the three compared transports, as switchyard's libraries carry them. */
+export type LibraryTransport = (typeof TRANSPORTS)[number];
+
+/** One of the reference implementations measured beside them (`compare --reference`). */
+export type ReferenceTransport = (typeof REFERENCE_TRANSPORTS)[number];
+
+/** A transport a run can measure: the three, and their references. */
+export type CompareTransport = LibraryTransport | ReferenceTransport;
+
+/** Every transport a run can measure, the three first. */
+export const COMPARE_TRANSPORTS: readonly CompareTransport[] = [...TRANSPORTS, ...REFERENCE_TRANSPORTS];
+
+/**
+ * Each compared transport's reference: the same protocol through the plainest client and
+ * server (grpc-js; node:http and fetch with protobuf JSON; raw amqplib on a queue
+ * declared alike), so a pair of rows tells the protocol's cost from the library's.
+ */
+export const REFERENCE_OF: Readonly<Record<LibraryTransport, ReferenceTransport>> = {
+  grpc: "grpc_js",
+  connect: "http_json",
+  amqp: "amqplib",
+};
+
+/** True for a reference transport's label. */
+export function isReferenceTransport(transport: string): transport is ReferenceTransport {
+  return (REFERENCE_TRANSPORTS as readonly string[]).includes(transport);
+}
 
 /** How one send ended. */
 export interface SendResult {

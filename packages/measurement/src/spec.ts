@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { RunSpecSchema, type RunSpec } from "@switchyard/contracts";
 import { TRANSPORTS } from "@switchyard/platform";
-import type { CompareTransport } from "./sender.ts";
+import { COMPARE_TRANSPORTS, type CompareTransport } from "./sender.ts";
 
 /** The load a phase puts on its transport. */
 export type Load = { mode: "open"; rate: number } | { mode: "closed"; concurrency: number };
@@ -61,6 +61,11 @@ export class SpecError extends Error {
 export interface SpecContext {
   /** The handler's payload limit (HANDLER_MAX_PAYLOAD_BYTES). */
   maxPayloadBytes: number;
+  /**
+   * The transports this producer can send over; a run asking for another is refused
+   * naming it. Absent: every one (the CLI's own check, before it knows the producer).
+   */
+  available?: readonly CompareTransport[];
   /** Default send timeout (SEND_TIMEOUT_MS). */
   sendTimeoutMs: number;
 }
@@ -75,8 +80,11 @@ export function resolveSpec(spec: RunSpec | undefined, context: SpecContext): Re
 
   const transports: CompareTransport[] = [];
   for (const transport of input.transports) {
-    if (!(TRANSPORTS as readonly string[]).includes(transport)) {
-      throw new SpecError("transports", `has unknown transport ${JSON.stringify(transport)}; use ${TRANSPORTS.join(", ")}`);
+    if (!(COMPARE_TRANSPORTS as readonly string[]).includes(transport)) {
+      throw new SpecError("transports", `has unknown transport ${JSON.stringify(transport)}; use ${COMPARE_TRANSPORTS.join(", ")}`);
+    }
+    if (context.available && !context.available.includes(transport as CompareTransport)) {
+      throw new SpecError("transports", `has ${transport}, which this producer is not configured to send over (a reference transport needs its REFERENCE_* setting; compare --reference sets them)`);
     }
     if (transports.includes(transport as CompareTransport)) {
       throw new SpecError("transports", `lists ${transport} twice`);

@@ -2,7 +2,7 @@ export { ConfigError, distinctPorts, parseEnv, port, optionalPort, integer, rati
 export type { EnvSchema } from "./config.ts";
 export { createLogger } from "./logger.ts";
 export type { LoggerOptions } from "./logger.ts";
-export { EXTRA_TRANSPORTS, LATENCY_BUCKETS_SECONDS, TRANSPORTS, createRegistry } from "./metrics.ts";
+export { EXTRA_TRANSPORTS, LATENCY_BUCKETS_SECONDS, REFERENCE_TRANSPORTS, TRANSPORTS, createRegistry } from "./metrics.ts";
 export type { Transport } from "./metrics.ts";
 export { Readiness } from "./readiness.ts";
 export { healthRoutes } from "./health-service.ts";
@@ -19,3 +19,5 @@ export { connectBroker, settleWithin } from "./broker.ts";
 export { RELOAD_DEBOUNCE, ServerTls, TLS_FILES, peerNames, readCaFile, readTlsDir } from "./tls.ts";
 export type { PeerVerdict, ReadTlsOptions, ServerTlsConfig, TlsMaterial } from "./tls.ts";
 export { amqpClientTls, clientTls, serverTlsConfig, tlsListenerEnv } from "./tls-config.ts";
+export { declareReferenceTopology, HANDLE_PATH, REFERENCE_HANDLE_METHOD, REFERENCE_TOPOLOGY } from "./reference.ts";
+export type { DeclaringChannel } from "./reference.ts";

@@ -20,8 +20,17 @@ export const TRANSPORTS = ["grpc", "connect", "amqp"] as const;
  */
 export const EXTRA_TRANSPORTS = ["grpc_web", "connect_proto"] as const;
 
+/**
+ * The reference implementations `compare --reference` measures beside the three, each
+ * against its own optional handler endpoint calling the same handleWork: a @grpc/grpc-js
+ * server and client (`grpc_js`), a plain node:http route taking protobuf JSON
+ * (`http_json`), and raw amqplib on its own queue (`amqplib`). Their own labels keep
+ * them apart from the library rows they are the floor of.
+ */
+export const REFERENCE_TRANSPORTS = ["grpc_js", "http_json", "amqplib"] as const;
+
 /** Every value the `transport` label can take; nothing else is ever emitted. */
-export type Transport = (typeof TRANSPORTS)[number] | (typeof EXTRA_TRANSPORTS)[number];
+export type Transport = (typeof TRANSPORTS)[number] | (typeof EXTRA_TRANSPORTS)[number] | (typeof REFERENCE_TRANSPORTS)[number];
 
 /**
  * Creates a service's own Registry (never the global one, so tests can build many apps

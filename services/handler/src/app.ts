@@ -9,6 +9,7 @@ import { ReceivedLedger } from "./ledger.ts";
 import { createHandlerMetrics } from "./metrics.ts";
 import { newIncarnation, type Incarnation } from "./observation/incarnation.ts";
 import { observationRoutes } from "./observation/routes.ts";
+import { ReferenceEndpoints } from "./reference/endpoints.ts";
 import { AmqpConsumer } from "./transports/amqp.ts";
 import { handlerRoutes } from "./transports/connect.ts";
 import { createWorkHandler, type HandleWork } from "./work.ts";
@@ -17,6 +18,8 @@ import packageJson from "../package.json" with { type: "json" };
 /** The handler, built and wired but not listening or consuming. */
 export interface HandlerApp extends Servers {
   consumer: AmqpConsumer;
+  /** The reference endpoints switched on by REFERENCE_* (none by default); main.ts listens and starts them. */
+  reference: ReferenceEndpoints;
   readiness: Readiness;
   registry: Registry;
   handleWork: HandleWork;
@@ -88,11 +91,27 @@ export async function build(config: HandlerConfig, logger: Logger): Promise<Hand
     readiness,
     logger: logger.child({ transport: "amqp" }),
   });
+  const reference = new ReferenceEndpoints({
+    grpcPort: config.REFERENCE_GRPC_PORT,
+    httpPort: config.REFERENCE_HTTP_PORT,
+    amqp: config.REFERENCE_AMQP === "on",
+    amqpUrl: config.AMQP_URL,
+    amqpTls: amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR),
+    prefetch: config.AMQP_PREFETCH,
+    deliveryLimit: config.AMQP_DELIVERY_LIMIT,
+    maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
+    readMaxBytes: config.READ_MAX_BYTES,
+    closeTimeoutMs: stepMs,
+    handleWork,
+    metrics,
+    readiness,
+    logger,
+  });
   const close = async () => {
     readiness.drain();
-    await consumer.stopConsuming();
-    await servers.closeListeners();
-    await consumer.close();
+    await Promise.all([consumer.stopConsuming(), reference.stopConsuming()]);
+    await Promise.all([servers.closeListeners(), reference.closeListeners()]);
+    await Promise.all([consumer.close(), reference.close()]);
   };
-  return { ...servers, consumer, readiness, registry, handleWork, ledger, incarnation, close };
+  return { ...servers, consumer, reference, readiness, registry, handleWork, ledger, incarnation, close };
 }

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { amqpClientTls, distinctPorts, optionalPort, ConfigError, identifier, integer, logLevel, parseEnv, port, ratio, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
 import { z } from "zod";
+import { checkReferenceConfig, referenceEnv } from "./reference/config.ts";
 
 /**
  * Every environment variable the handler reads, with its default and expected form.
@@ -56,6 +57,7 @@ export const handlerEnvSchema = z.object({
   SIMULATED_FAILURE_RATIO: ratio(0),
   /** Upper bound for a graceful shutdown, in milliseconds. */
   SHUTDOWN_GRACE_MS: integer(20_000, 1_000, 600_000),
+  ...referenceEnv,
 });
 
 /** The handler's validated configuration. */
@@ -68,7 +70,14 @@ export type HandlerConfig = z.infer<typeof handlerEnvSchema>;
  */
 export function loadHandlerConfig(env: NodeJS.ProcessEnv = process.env): HandlerConfig {
   const config = parseEnv(handlerEnvSchema, env);
-  distinctPorts({ HTTP_PORT: config.HTTP_PORT, H2C_PORT: config.H2C_PORT, OPS_PORT: config.OPS_PORT });
+  distinctPorts({
+    HTTP_PORT: config.HTTP_PORT,
+    H2C_PORT: config.H2C_PORT,
+    OPS_PORT: config.OPS_PORT,
+    REFERENCE_GRPC_PORT: config.REFERENCE_GRPC_PORT,
+    REFERENCE_HTTP_PORT: config.REFERENCE_HTTP_PORT,
+  });
+  checkReferenceConfig(config);
   serverTlsConfig(config);
   amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR);
   if (config.READ_MAX_BYTES <= config.MAX_PAYLOAD_BYTES) {

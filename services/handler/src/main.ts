@@ -20,5 +20,7 @@ runMain(async () => {
   await app.http.listen({ host: config.BIND_HOST, port: config.HTTP_PORT });
   await app.h2c.listen({ host: config.BIND_HOST, port: config.H2C_PORT });
   if (app.ops) await app.ops.listen({ host: config.BIND_HOST, port: config.OPS_PORT });
+  await app.reference.listen(config.BIND_HOST);
   app.consumer.start();
+  app.reference.start();
 });

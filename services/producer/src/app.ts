@@ -8,6 +8,8 @@ import {
   HandlerFleet,
   ManagementApi,
   type CompareTransport,
+  type LibraryTransport,
+  type ReferenceTransport,
   type Sender,
 } from "@switchyard/measurement";
 import { amqpClientTls, clientTls, createRegistry, createServers, rascalConfig, Readiness, serverTlsConfig, type Servers } from "@switchyard/platform";
@@ -21,6 +23,7 @@ import { AmqpSender } from "./senders/amqp.ts";
 import { RoundRobinSender } from "./senders/balanced.ts";
 import { ConnectSender } from "./senders/connect.ts";
 import { GrpcSender } from "./senders/grpc.ts";
+import { referenceSenders } from "./senders/reference/senders.ts";
 import { instrument } from "./senders/sender.ts";
 import { producerRoutes } from "./transports/connect.ts";
 import packageJson from "../package.json" with { type: "json" };
@@ -31,7 +34,9 @@ export interface ProducerApp extends Servers {
   registry: Registry;
   runs: RunManager;
   /** Instrumented senders, one per transport. */
-  senders: Record<CompareTransport, Sender>;
+  senders: Record<LibraryTransport, Sender>;
+  /** Instrumented reference senders switched on by REFERENCE_* (none by default). */
+  references: Partial<Record<ReferenceTransport, Sender>>;
   amqp: AmqpSender;
   background: BackgroundLoad;
   /** Connects to the broker and starts the background load; call once listening. */
@@ -78,11 +83,14 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     const host = new URL(urls[0]!).hostname.replace(/^\[|\]$/g, "");
     return { ...handlerTls, ...(isIP(host) === 0 && { servername: host }) };
   };
-  const senders: Record<CompareTransport, Sender> = {
+  const senders: Record<LibraryTransport, Sender> = {
     grpc: instrument(rpcSender("grpc", grpcUrls, (url) => new GrpcSender(url, tlsFor(grpcUrls))), metrics),
     connect: instrument(rpcSender("connect", httpUrls, (url) => new ConnectSender(url, tlsFor(httpUrls))), metrics),
     amqp: instrument(amqp, metrics),
   };
+  const references = Object.fromEntries(
+    Object.entries(referenceSenders(config, rpcSender, amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR), logger)).map(([transport, sender]) => [transport, instrument(sender, metrics)]),
+  ) as Partial<Record<ReferenceTransport, Sender>>;
   const probe = new HandlerFleet(new HandlerDirectory(config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : httpUrls));
   const background = new BackgroundLoad({
     rates: { grpc: config.BACKGROUND_RATE_GRPC, connect: config.BACKGROUND_RATE_CONNECT, amqp: config.BACKGROUND_RATE_AMQP },
@@ -94,7 +102,7 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
   });
   const managementUrl = config.AMQP_MANAGEMENT_URL || defaultManagementUrl(config.AMQP_URL);
   const runs = new RunManager({
-    senders,
+    senders: { ...senders, ...references },
     probe,
     broker: new ManagementApi(managementUrl, config.AMQP_URL),
     brokerCpu: new BrokerCpu(managementUrl, config.AMQP_URL),
@@ -124,8 +132,8 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     background.close();
     await Promise.race([runs.close(), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
     await servers.closeListeners();
-    await Promise.all(Object.values(senders).map((sender) => sender.close()));
+    await Promise.all([...Object.values(senders), ...Object.values(references)].map((sender) => sender.close()));
     probe.close();
   };
-  return { ...servers, readiness, registry, runs, senders, amqp, background, start, close };
+  return { ...servers, readiness, registry, runs, senders, references, amqp, background, start, close };
 }

@@ -1,17 +1,17 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { WorkSchema } from "@switchyard/contracts";
-import type { CompareTransport, Sender } from "@switchyard/measurement";
+import type { LibraryTransport, Sender } from "@switchyard/measurement";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 
 /** What {@link BackgroundLoad} needs. */
 export interface BackgroundLoadOptions {
   /** Messages per second per transport; transports at 0 send nothing. */
-  rates: Record<CompareTransport, number>;
+  rates: Record<LibraryTransport, number>;
   payloadBytes: number;
   /** Instrumented senders, so the traffic shows in the producer's metrics. */
-  senders: Record<CompareTransport, Sender>;
+  senders: Record<LibraryTransport, Sender>;
   sendTimeoutMs: number;
   /** Prefix of the background producer ids. */
   producerId: string;
@@ -31,8 +31,8 @@ export class BackgroundLoad {
   readonly #options: BackgroundLoadOptions;
   readonly #payload: Uint8Array;
   readonly #producerId: string;
-  readonly #inFlight = new Map<CompareTransport, number>();
-  readonly #owed = new Map<CompareTransport, number>();
+  readonly #inFlight = new Map<LibraryTransport, number>();
+  readonly #owed = new Map<LibraryTransport, number>();
   #sequence = 0;
   #timer: NodeJS.Timeout | undefined;
   #paused = false;
@@ -70,7 +70,7 @@ export class BackgroundLoad {
   #tick(): void {
     if (this.#paused) return;
     const { rates, senders, sendTimeoutMs } = this.#options;
-    for (const [transport, rate] of Object.entries(rates) as Array<[CompareTransport, number]>) {
+    for (const [transport, rate] of Object.entries(rates) as Array<[LibraryTransport, number]>) {
       if (rate <= 0) continue;
       // Carry fractions over, so 5 msg/s sends one message every other tick.
       const owed = (this.#owed.get(transport) ?? 0) + (rate * TICK_MS) / 1000;

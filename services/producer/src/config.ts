@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { amqpClientTls, distinctPorts, optionalPort, clientTls, identifier, integer, logLevel, parseEnv, port, serverTlsConfig, tlsListenerEnv, url } from "@switchyard/platform";
 import { z } from "zod";
+import { referenceSenderEnv } from "./senders/reference/config.ts";
 
 /** A comma-separated list of URLs with one of `protocols`; empty by default. */
 function urlList(protocols: readonly string[]) {
@@ -108,6 +109,7 @@ export const producerEnvSchema = z.object({
   BACKGROUND_PAYLOAD_BYTES: integer(256, 0, 1024 * 1024),
   /** Upper bound for a graceful shutdown, in milliseconds. */
   SHUTDOWN_GRACE_MS: integer(20_000, 1_000, 600_000),
+  ...referenceSenderEnv,
 });
 
 /** The producer's validated configuration. */

@@ -72,7 +72,8 @@ class RunRecord {
 
 /** What {@link RunManager} needs. */
 export interface RunManagerOptions {
-  senders: Record<CompareTransport, Sender>;
+  /** One instrumented sender per transport this producer can send over; a run may ask only for these. */
+  senders: Partial<Record<CompareTransport, Sender>>;
   probe: HandlerObserver;
   /** The broker's own counts, for AMQP phases whose loss the handlers cannot establish. */
   broker?: BrokerObserver;
@@ -108,7 +109,8 @@ export class RunManager {
    * @throws RunConflictError while another run is running.
    */
   start(spec: RunSpec | undefined): Run {
-    const resolved = resolveSpec(spec, this.#options.context);
+    const available = Object.keys(this.#options.senders) as CompareTransport[];
+    const resolved = resolveSpec(spec, { ...this.#options.context, available });
     if (this.#active) {
       throw new RunConflictError(`run ${this.#active.id} is still running; stop it or wait for it to finish`);
     }
@@ -126,10 +128,11 @@ export class RunManager {
               end: resolved.end,
               warmupMs: resolved.warmupMs,
               sendTimeoutMs: resolved.sendTimeoutMs,
-              sender: this.#options.senders[transport],
+              sender: this.#options.senders[transport]!,
               probe: this.#options.probe,
               broker: transport === "amqp" ? this.#options.broker : undefined,
-              brokerCpu: transport === "amqp" ? this.#options.brokerCpu : undefined,
+              // The broker's counts are the work queue's; its CPU is the node's, whichever queue.
+              brokerCpu: transport === "amqp" || transport === "amqplib" ? this.#options.brokerCpu : undefined,
               signal: run.controller.signal,
               onChange: () => run.changed(),
             }),

@@ -1,4 +1,4 @@
-import { LATENCY_BUCKETS_SECONDS, EXTRA_TRANSPORTS, TRANSPORTS, type Transport } from "@switchyard/platform";
+import { LATENCY_BUCKETS_SECONDS, EXTRA_TRANSPORTS, REFERENCE_TRANSPORTS, TRANSPORTS, type Transport } from "@switchyard/platform";
 import type { HandlerMetrics } from "../metrics.ts";
 
 /** What one replica handled over one transport since it started; mirrors TransportStatus. */
@@ -19,7 +19,7 @@ export interface TransportCounts {
 export async function transportCounts(metrics: HandlerMetrics): Promise<TransportCounts[]> {
   const [messages, latency] = await Promise.all([metrics.messages.get(), metrics.deliveryLatency.get()]);
   const counts = new Map<string, TransportCounts>(
-    [...TRANSPORTS, ...EXTRA_TRANSPORTS].map((transport) => [
+    [...TRANSPORTS, ...EXTRA_TRANSPORTS, ...REFERENCE_TRANSPORTS].map((transport) => [
       transport,
       { transport, handled: 0, duplicates: 0, latencyBucketCounts: new Array(LATENCY_BUCKETS_SECONDS.length + 1).fill(0), latencySumSeconds: 0 },
     ]),
