@@ -56,10 +56,24 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
  * @throws Error describing why the body is not a Work (unknown type, bad encoding).
  */
 export function decodeWorkBody(body: Uint8Array, contentType: string | undefined): Work {
-  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (JSON_TYPES.has(type)) {
-    return fromJsonString(WorkSchema, UTF8.decode(body));
-  }
-  if (type === "" || BINARY_TYPES.has(type)) return fromBinary(WorkSchema, body);
+  const encoding = encodingOf(contentType);
+  if (encoding === "json") return fromJsonString(WorkSchema, UTF8.decode(body));
+  if (encoding === "binary") return fromBinary(WorkSchema, body);
   throw new Error(`unsupported content_type ${JSON.stringify(contentType)}; send application/x-protobuf or application/json`);
+}
+
+// A publisher sends one content type for all its messages: the last one's answer is
+// kept, so a message does not split, trim and lowercase the same string again. One
+// entry, so whatever a publisher sends, it holds no memory.
+let lastContentType: string | undefined;
+let lastEncoding: "json" | "binary" | undefined;
+
+/** How a body of `contentType` is decoded; undefined for a type the handler does not take. */
+function encodingOf(contentType: string | undefined): "json" | "binary" | undefined {
+  if (contentType === lastContentType && contentType !== undefined) return lastEncoding;
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  const encoding = JSON_TYPES.has(type) ? "json" : type === "" || BINARY_TYPES.has(type) ? "binary" : undefined;
+  lastContentType = contentType;
+  lastEncoding = encoding;
+  return encoding;
 }
