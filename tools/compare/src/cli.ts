@@ -10,6 +10,7 @@ import { baselineText, compareRuns, readRun } from "./baseline.ts";
 import { NoiseSampler } from "./baseline-noise.ts";
 import { baselineSection } from "./html/baseline-section.ts";
 import { brokerVersion } from "./html/broker-version.ts";
+import { needsReferenceEndpoints, pairLines, PAIRS_LEGEND, referencePairs } from "./reference.ts";
 import { runSteps } from "./steps.ts";
 import { runSecurityComparison } from "./tls/security-run.ts";
 import { writeHtmlReport } from "./html/write.ts";
@@ -108,7 +109,9 @@ async function main(argv: string[]): Promise<number> {
       await ensureBroker(options.amqpUrl, say);
       const handlers = options.handlers === 1 ? "the handler" : `${options.handlers} handlers`;
       say(`starting ${handlers} and the producer (logs in ${relative(process.cwd(), outDir) || "."})`);
-      services = await startLocalServices(options.amqpUrl, outDir, { handlers: options.handlers, rpcBalancing: options.rpcBalancing });
+      // A reference transport named in --transports needs the endpoints as much as --reference does.
+      const reference = options.reference || needsReferenceEndpoints(options.spec.transports);
+      services = await startLocalServices(options.amqpUrl, outDir, { handlers: options.handlers, rpcBalancing: options.rpcBalancing, reference });
       producerUrl = services.producerUrl;
     }
     const client = createClient(ProducerService, createConnectTransport({ baseUrl: producerUrl, httpVersion: "1.1" }));
@@ -187,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
     } else {
       const notes = [...run.notes, ...phaseNotes(rows)];
       const shares = replicaShares(rows);
+      const pairs = pairLines(referencePairs(rows));
       process.stdout.write(
         [
           "",
@@ -194,6 +198,7 @@ async function main(argv: string[]): Promise<number> {
           "",
           "throughput relative to the fastest:",
           ...throughputRatios(rows).map((line) => `  ${line}`),
+          ...(pairs.length > 0 ? ["", PAIRS_LEGEND, ...pairs.map((line) => `  ${line}`)] : []),
           ...(shares.length > 0 ? ["", "each handler's share of a phase's messages:", ...shares.map((line) => `  ${line}`)] : []),
           ...(notes.length > 0 ? ["", "notes:", ...notes.map((note) => `  - ${note}`)] : []),
           ...(comparison ? ["", ...baselineText(comparison)] : []),

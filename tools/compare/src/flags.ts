@@ -5,6 +5,7 @@ import { resolveSpec, SpecError } from "@switchyard/measurement";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { withReferences } from "./reference.ts";
 import { rateSteps as rateSteps_ } from "./steps.ts";
 
 /** A flag that cannot be used as given; the CLI prints the message and exits 2. */
@@ -38,6 +39,12 @@ export interface CompareOptions {
   kneeP99Ms: number;
   /** `--tls` / `--mtls`: every phase runs cleartext and then in this mode, side by side. Local mode only. */
   security: "tls" | "mtls" | undefined;
+  /**
+   * `--reference`: each transport's phase is followed by its reference implementation's
+   * (grpc_js, http_json, amqplib); locally, the services start with their reference
+   * endpoints and senders on.
+   */
+  reference: boolean;
 }
 
 /** Each RunSpec field's flag, so a SpecError names what the user typed. */
@@ -76,7 +83,14 @@ Target
 
 What to send
   --transports LIST    Comma-separated transports, measured in this order
-                       (default grpc,connect,amqp).
+                       (default grpc,connect,amqp; also grpc_js, http_json, amqplib).
+  --reference          Follow each transport's phase with its reference
+                       implementation's, against the same handleWork: grpc_js (a
+                       @grpc/grpc-js client and server), http_json (fetch posting JSON
+                       to a bare node:http route), amqplib (raw amqplib on a queue
+                       declared alike). The report shows each pair's ratio: what the
+                       library adds to what the protocol costs. A running producer
+                       (--producer-url) needs its REFERENCE_* settings.
   --payloads LIST      Comma-separated payload sizes in bytes; KiB and MiB suffixes
                        allowed (default 64,16KiB). Each transport runs once per size.
 
@@ -159,6 +173,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
         "knee-p99": { type: "string" },
         tls: { type: "boolean" },
         mtls: { type: "boolean" },
+        reference: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -166,7 +181,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
   }
   const values = parsed.values;
   if (values.help) {
-    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined, rateSteps: undefined, kneeP99Ms: 100, security: undefined };
+    return { help: true, producerUrl: undefined, amqpUrl: "", out: undefined, json: false, spec: create(RunSpecSchema), handlers: 1, rpcBalancing: "round_robin", baseline: undefined, rateSteps: undefined, kneeP99Ms: 100, security: undefined, reference: false };
   }
 
   const producerUrl = values["producer-url"];
@@ -219,8 +234,12 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
     throw new UsageError("use either --duration or --messages, not both");
   }
 
+  const reference = values.reference ?? false;
+  // The reference endpoints serve cleartext only: a secured run has nothing to pair them with.
+  if (reference && security !== undefined) throw new UsageError(`--reference cannot be used with --${security}: the reference endpoints serve cleartext only`);
+  const transports = values.transports !== undefined ? list("--transports", values.transports) : [];
   const spec = create(RunSpecSchema, {
-    transports: values.transports !== undefined ? list("--transports", values.transports) : [],
+    transports: reference ? withReferences(transports) : transports,
     payloadBytes: values.payloads !== undefined ? list("--payloads", values.payloads).map(parseSize) : [...DEFAULT_PAYLOADS],
   });
   if (values.rate !== undefined) spec.load = { case: "rate", value: parseNumber("--rate", values.rate) };
@@ -241,7 +260,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
     if (error instanceof SpecError) throw new UsageError(`${FLAG_OF_FIELD[error.field] ?? error.field} ${error.problem}`);
     throw error;
   }
-  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline, rateSteps, kneeP99Ms, security };
+  return { help: false, producerUrl, amqpUrl, out: values.out, json: values.json ?? false, spec, handlers, rpcBalancing, baseline, rateSteps, kneeP99Ms, security, reference };
 }
 
 /** `--tls` / `--mtls`, checked against the flags they cannot go with. */

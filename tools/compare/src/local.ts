@@ -5,6 +5,7 @@ import { get as httpsGet } from "node:https";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { referenceHandlerEnv, referenceProducerEnv } from "./reference.ts";
 import { handlerScheme, handlerTlsEnv, probeCa, producerTlsEnv, type LocalSecurity } from "./tls/service-env.ts";
 
 /** Repository root. */
@@ -29,6 +30,8 @@ export interface LocalOptions {
    * the data listeners carry only the messages measured, in cleartext runs too.
    */
   security?: LocalSecurity;
+  /** `compare --reference`: every handler's reference endpoints and the producer's reference senders on. */
+  reference?: boolean;
 }
 
 /** The handlers and producer running locally for one comparison. */
@@ -165,11 +168,14 @@ export async function startLocalServices(amqpUrl: string, logDir: string, option
   const perHandler = security ? 3 : 2;
   const ports = await freePorts(perHandler * options.handlers + 2);
   const [producerHttp, producerH2c] = ports.splice(0, 2);
+  const free = options.reference ? await freePorts(2 * options.handlers) : [];
+  const referencePorts = Array.from({ length: free.length / 2 }, (_, index) => ({ grpc: free[2 * index]!, http: free[2 * index + 1]! }));
   const scheme = handlerScheme(security?.mode ?? "cleartext");
   const handlers = Array.from({ length: options.handlers }, (_, index) => {
     const [http, h2c, ops] = ports.slice(perHandler * index, perHandler * (index + 1));
     const name = options.handlers === 1 ? "handler" : `handler-${index + 1}`;
-    const env = { HTTP_PORT: String(http), H2C_PORT: String(h2c), AMQP_URL: amqpUrl, HANDLER_ID: `compare-${name}` };
+    const reference = referencePorts[index];
+    const env = { HTTP_PORT: String(http), H2C_PORT: String(h2c), AMQP_URL: amqpUrl, HANDLER_ID: `compare-${name}`, ...(reference && referenceHandlerEnv(reference.grpc, reference.http)) };
     const child = start(name, security ? { ...env, OPS_PORT: String(ops), ...handlerTlsEnv(security) } : env, logDir);
     const opsUrl = `${scheme}://127.0.0.1:${security ? ops : http}`;
     return { child, httpUrl: `${scheme}://127.0.0.1:${http}`, h2cUrl: `${scheme}://127.0.0.1:${h2c}`, opsUrl };
@@ -187,6 +193,7 @@ export async function startLocalServices(amqpUrl: string, logDir: string, option
     HANDLER_OBSERVATION_URLS: handlers.map((handler) => handler.opsUrl).join(","),
     HANDLER_RPC_BALANCING: options.rpcBalancing,
     ...(security && producerTlsEnv(security)),
+    ...(referencePorts.length > 0 && referenceProducerEnv(referencePorts)),
   }, logDir);
   const children = [producer, ...handlers.map((handler) => handler.child)];
   const stop = async () => {

@@ -1,6 +1,8 @@
 import { toJson } from "@bufbuild/protobuf";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { LossBasis, PhaseState, RunSchema, RunState, type PhaseResult, type Run } from "@switchyard/contracts";
+import { isReferenceTransport } from "@switchyard/measurement";
+import { pairLines, PAIRS_LEGEND, referencePairs } from "./reference.ts";
 
 /** One row of the comparison table, as plain values. */
 export interface Row {
@@ -38,6 +40,11 @@ export interface Row {
   replicas: Array<{ handlerId: string; incarnationId: string; handled: number }>;
   /** How lost was established: `handler ledger`, `broker counts` or `unknown`. */
   lossBasis: string;
+  /**
+   * What the row measured: switchyard's own libraries, or a reference implementation of
+   * the same protocol (`compare --reference`). Absent in reports written before.
+   */
+  implementation?: "switchyard (library)" | "reference";
 }
 
 const PHASE_STATE_NAMES: Record<number, string> = {
@@ -134,6 +141,7 @@ export function toRow(phase: PhaseResult): Row {
       handled: Number(replica.handled),
     })),
     lossBasis: LOSS_BASIS_NAMES[ledger?.lossBasis ?? LossBasis.UNSPECIFIED] ?? "unknown",
+    implementation: isReferenceTransport(phase.transport) ? "reference" : "switchyard (library)",
   };
 }
 
@@ -188,7 +196,7 @@ export function totalCpuMsPer1k(row: Row): number | undefined {
 /** One row's cells, as text, in {@link COLUMNS} order. */
 export function cells(row: Row): string[] {
   return [
-    row.transport,
+    row.implementation === "reference" ? `${row.transport} (reference)` : row.transport,
     formatBytes(row.payloadBytes),
     integer.format(row.throughput),
     formatMs(row.p50Ms),
@@ -312,6 +320,7 @@ export function markdownReport(run: Run, context: ReportContext): string {
     "",
     ...throughputRatios(rows).map((line) => `- ${line}`),
     "",
+    ...(referencePairs(rows).length > 0 ? [PAIRS_LEGEND, "", ...pairLines(referencePairs(rows)).map((line) => `- ${line}`), ""] : []),
     ...(replicaShares(rows).length > 0
       ? ["Each handler's share of a phase's messages:", "", ...replicaShares(rows).map((line) => `- ${line}`), ""]
       : []),
@@ -341,6 +350,7 @@ export function jsonReport(run: Run, context: ReportContext): string {
       node: context.node,
       rabbitmq: context.rabbitmq,
       rows: run.phases.map(toRow),
+      ...(referencePairs(run.phases.map(toRow)).length > 0 && { referencePairs: referencePairs(run.phases.map(toRow)) }),
       run: toJson(RunSchema, run),
     },
     null,

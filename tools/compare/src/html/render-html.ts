@@ -1,3 +1,4 @@
+import { pairsHtmlSection } from "../reference.ts";
 import { formatBytes } from "../report.ts";
 import { cpuChart, latencyChart, throughputChart } from "./figures.ts";
 import { percentilePlot } from "./percentile-plot.ts";
@@ -34,6 +35,7 @@ export function renderHtml(report: ReportData, extras: HtmlExtras = {}): string 
     header(report),
     verdictSection(report.rows.filter((row) => row.state === "done" || row.state === "stopped")),
     ...sections,
+    pairsHtmlSection(report.rows),
     ...(extras.sections ?? []),
     summaryTable(report),
     notes.length > 0 ? `<section class="notes"><h2>Notes</h2><ul>${notes.map((note) => `<li>${esc(note)}</li>`).join("")}</ul></section>` : "",
@@ -83,7 +85,7 @@ function summaryTable(report: ReportData): string {
   const optional = (value: number | undefined) => (value === undefined ? "–" : short(value));
   const body = report.rows.map(
     (row) =>
-      `<tr><td>${esc(row.transport)}</td><td>${esc(formatBytes(row.payloadBytes))}</td><td>${esc(row.state)}</td><td class="num">${short(row.throughput)}</td><td class="num">${short(row.p50Ms)}</td><td class="num">${short(row.p99Ms)}</td><td class="num">${short(row.p999Ms)}</td><td class="num">${optional(row.handlerP50Ms)}</td><td class="num">${optional(row.handlerP99Ms)}</td><td class="num">${optional(row.producerCpuMsPer1k)}</td><td class="num">${optional(row.handlerCpuMsPer1k)}</td><td class="num">${optional(row.brokerCpuMsPer1k)}</td><td class="num">${short(row.bytesPerMessage)}</td></tr>`,
+      `<tr><td>${esc(row.transport)}${row.implementation === "reference" ? " (reference)" : ""}</td><td>${esc(formatBytes(row.payloadBytes))}</td><td>${esc(row.state)}</td><td class="num">${short(row.throughput)}</td><td class="num">${short(row.p50Ms)}</td><td class="num">${short(row.p99Ms)}</td><td class="num">${short(row.p999Ms)}</td><td class="num">${optional(row.handlerP50Ms)}</td><td class="num">${optional(row.handlerP99Ms)}</td><td class="num">${optional(row.producerCpuMsPer1k)}</td><td class="num">${optional(row.handlerCpuMsPer1k)}</td><td class="num">${optional(row.brokerCpuMsPer1k)}</td><td class="num">${short(row.bytesPerMessage)}</td></tr>`,
   );
   return `<section class="table"><h2>All figures</h2><table><thead><tr><th>transport</th><th>payload</th><th>state</th><th>msgs/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>one-way p50 ms</th><th>one-way p99 ms</th><th>CPU ms/1k producer</th><th>handler</th><th>broker</th><th>bytes/msg</th></tr></thead><tbody>${body.join("")}</tbody></table></section>`;
 }
