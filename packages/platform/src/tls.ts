@@ -1,9 +1,10 @@
 import { X509Certificate } from "node:crypto";
-import { readFileSync, watch, type FSWatcher } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import { ConfigError } from "./config.ts";
+import { TlsDirWatcher } from "./tls-watch.ts";
 
 /**
  * File names inside a TLS directory: the keys of a `kubernetes.io/tls` Secret as
@@ -20,13 +21,6 @@ export interface TlsMaterial {
   /** CA certificates that verify the other side (`ca.crt`); absent: the system's. */
   ca?: Buffer;
 }
-
-/**
- * How long a burst of file events is let settle before reloading, and the most a
- * steady stream of events can postpone it. A Secret update is a few renames within
- * milliseconds; a writer copying files one by one is done well within the quiet time.
- */
-export const RELOAD_DEBOUNCE = { quietMs: 250, maxWaitMs: 2_000 } as const;
 
 /** What a TLS directory must hold. */
 export interface ReadTlsOptions {
@@ -129,11 +123,9 @@ export class ServerTls {
   readonly config: ServerTlsConfig;
   readonly #logger: Logger;
   readonly #servers = new Set<TlsServer>();
-  readonly #watchers: FSWatcher[] = [];
+  readonly #watcher: TlsDirWatcher;
   readonly #verdicts = new WeakMap<TLSSocket, PeerVerdict>();
   #options: SecureContextOptions;
-  #reloadTimer: NodeJS.Timeout | undefined;
-  #firstEventAt = 0;
   #handshakeFailures = new HandshakeFailureLog();
 
   /**
@@ -145,6 +137,8 @@ export class ServerTls {
     this.config = config;
     this.#logger = logger.child({ component: "tls" });
     this.#options = this.#read();
+    const dirs = [config.dir, ...(config.clientCaFile ? [dirname(config.clientCaFile)] : [])];
+    this.#watcher = new TlsDirWatcher(dirs, () => this.reload(), this.#logger);
   }
 
   /** Whether callers must present a client certificate (TLS_CLIENT_CA is set). */
@@ -167,24 +161,15 @@ export class ServerTls {
 
   /**
    * Watches the directories of the material and reloads it on change, without a
-   * restart. Kubernetes updates a mounted Secret by swapping a `..data` symlink inside
-   * the directory, so the directory is watched, not the files. Bad new material is
-   * logged and the current one kept.
+   * restart ({@link TlsDirWatcher}). Bad new material is logged and the current one kept.
    */
   watch(): void {
-    if (this.#watchers.length > 0) return;
-    const dirs = new Set([this.config.dir, ...(this.config.clientCaFile ? [dirname(this.config.clientCaFile)] : [])]);
-    for (const dir of dirs) {
-      const watcher = watch(dir, { persistent: false }, () => this.#scheduleReload());
-      watcher.on("error", (error) => this.#logger.error({ err: error, dir }, "cannot watch TLS material; reloads stop"));
-      this.#watchers.push(watcher);
-    }
+    this.#watcher.start();
   }
 
   /** Stops watching. */
   close(): void {
-    for (const watcher of this.#watchers.splice(0)) watcher.close();
-    clearTimeout(this.#reloadTimer);
+    this.#watcher.close();
   }
 
   /**
@@ -223,18 +208,6 @@ export class ServerTls {
     const clientCa = this.config.clientCaFile ? readCaFile(this.config.clientCaFile, "TLS_CLIENT_CA") : undefined;
     // Server-side `ca` is what verifies client certificates; the server's own chain is in `cert`.
     return { cert, key, ...(clientCa ? { ca: clientCa } : ca ? { ca } : {}), minVersion: "TLSv1.2" };
-  }
-
-  #scheduleReload(): void {
-    const now = performance.now();
-    if (this.#reloadTimer === undefined) this.#firstEventAt = now;
-    clearTimeout(this.#reloadTimer);
-    const waitMs = Math.max(0, Math.min(RELOAD_DEBOUNCE.quietMs, this.#firstEventAt + RELOAD_DEBOUNCE.maxWaitMs - now));
-    this.#reloadTimer = setTimeout(() => {
-      this.#reloadTimer = undefined;
-      this.reload();
-    }, waitMs);
-    this.#reloadTimer.unref();
   }
 }
 

@@ -12,7 +12,7 @@ import {
   type ReferenceTransport,
   type Sender,
 } from "@switchyard/measurement";
-import { amqpClientTls, clientTls, createRegistry, createServers, rascalConfig, Readiness, serverTlsConfig, type Servers } from "@switchyard/platform";
+import { amqpClientTls, createRegistry, createServers, rascalConfig, Readiness, serverTlsConfig, type Servers, ReloadingClientTls } from "@switchyard/platform";
 import { isIP } from "node:net";
 import type { Registry } from "prom-client";
 import { BackgroundLoad } from "./background.ts";
@@ -76,12 +76,14 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
   // Pinned: one connection to the first URL as given. Balanced: round robin over every resolved address.
   const rpcSender = (transport: CompareTransport, urls: string[], connect: (url: string) => Sender): Sender =>
     config.HANDLER_RPC_BALANCING === "off" ? connect(urls[0]!) : new RoundRobinSender(transport, new HandlerDirectory(urls), connect);
-  const handlerTls = clientTls(config.HANDLER_TLS_DIR, "HANDLER_TLS_DIR");
+  // Read once here (validated by config.ts) and reloaded when its files change: every
+  // new connection to a handler, data or observation, takes the current material.
+  const handlerTls = config.HANDLER_TLS_DIR === "" ? undefined : new ReloadingClientTls(config.HANDLER_TLS_DIR, "HANDLER_TLS_DIR", logger);
   // Balancing replaces the host name by each resolved address: the handler's
   // certificate is still checked against the name configured.
   const tlsFor = (urls: string[]) => {
     const host = new URL(urls[0]!).hostname.replace(/^\[|\]$/g, "");
-    return { ...handlerTls, ...(isIP(host) === 0 && { servername: host }) };
+    return { reloading: handlerTls, ...(isIP(host) === 0 && { servername: host }) };
   };
   const senders: Record<LibraryTransport, Sender> = {
     grpc: instrument(rpcSender("grpc", grpcUrls, (url) => new GrpcSender(url, tlsFor(grpcUrls))), metrics),
@@ -91,7 +93,8 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
   const references = Object.fromEntries(
     Object.entries(referenceSenders(config, rpcSender, amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR), logger)).map(([transport, sender]) => [transport, instrument(sender, metrics)]),
   ) as Partial<Record<ReferenceTransport, Sender>>;
-  const probe = new HandlerFleet(new HandlerDirectory(config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : httpUrls));
+  const observationUrls = config.HANDLER_OBSERVATION_URLS.length > 0 ? config.HANDLER_OBSERVATION_URLS : httpUrls;
+  const probe = new HandlerFleet(new HandlerDirectory(observationUrls), tlsFor(observationUrls));
   const background = new BackgroundLoad({
     rates: { grpc: config.BACKGROUND_RATE_GRPC, connect: config.BACKGROUND_RATE_CONNECT, amqp: config.BACKGROUND_RATE_AMQP },
     payloadBytes: config.BACKGROUND_PAYLOAD_BYTES,
@@ -134,6 +137,7 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     await servers.closeListeners();
     await Promise.all([...Object.values(senders), ...Object.values(references)].map((sender) => sender.close()));
     probe.close();
+    handlerTls?.close();
   };
   return { ...servers, readiness, registry, runs, senders, references, amqp, background, start, close };
 }

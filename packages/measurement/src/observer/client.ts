@@ -3,7 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { ObservationService } from "@switchyard/contracts";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Agent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+import { httpsAgent, type ClientTlsOptions } from "@switchyard/platform";
 import type { SequenceRange } from "../ledger.ts";
 
 /** Identifies one run of one handler replica: its handler id and incarnation id. */
@@ -42,11 +42,16 @@ export class ReplicaClient {
   readonly #agent: Agent;
   readonly #timeoutMs: number;
 
-  constructor(url: string, timeoutMs = 3_000) {
+  /**
+   * `tls` applies to an https:// `url` (a handler with TLS_DIR): the producer's
+   * HANDLER_TLS_DIR material, as the senders use it; absent, the system's CAs and
+   * NODE_EXTRA_CA_CERTS verify the handler.
+   */
+  constructor(url: string, timeoutMs = 3_000, tls?: ClientTlsOptions) {
     this.url = url;
     this.#timeoutMs = timeoutMs;
-    // An https:// replica (a handler with TLS_DIR) needs a TLS agent; it trusts the system's CAs and NODE_EXTRA_CA_CERTS.
-    this.#agent = new URL(url).protocol === "https:" ? new HttpsAgent({ keepAlive: true, maxSockets: 2 }) : new Agent({ keepAlive: true, maxSockets: 2 });
+    const pool = { keepAlive: true, maxSockets: 2 };
+    this.#agent = new URL(url).protocol === "https:" ? httpsAgent(tls, pool) : new Agent(pool);
     this.#client = createClient(
       ObservationService,
       createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true, nodeOptions: { agent: this.#agent } }),

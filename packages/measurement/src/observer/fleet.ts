@@ -3,6 +3,7 @@ import { mergeRanges } from "../ledger.ts";
 import { countOf, ReplicaClient, type ReplicaKey, type ReplicaReceived, type ReplicaStatus } from "./client.ts";
 import type { HandlerDirectory } from "./directory.ts";
 import { bucketQuantile } from "./histogram.ts";
+import type { ClientTlsOptions } from "@switchyard/platform";
 
 /** Every replica's status at one moment. */
 export interface FleetSnapshot {
@@ -47,8 +48,12 @@ export class HandlerFleet implements HandlerObserver {
   /** Every incarnation that answered while a producer id was asked about, tracking it or not. */
   readonly #answered = new Map<string, Map<string, ReplicaKey>>();
 
-  constructor(directory: HandlerDirectory) {
+  readonly #tls: ClientTlsOptions | undefined;
+
+  /** `tls`: how to reach https:// replicas (the producer's HANDLER_TLS_DIR), as {@link ReplicaClient} takes it. */
+  constructor(directory: HandlerDirectory, tls?: ClientTlsOptions) {
     this.#directory = directory;
+    this.#tls = tls;
   }
 
   async snapshot(): Promise<FleetSnapshot | undefined> {
@@ -89,7 +94,7 @@ export class HandlerFleet implements HandlerObserver {
 
   async #currentClients(): Promise<ReplicaClient[]> {
     const urls = await this.#directory.urls();
-    for (const url of urls) if (!this.#clients.has(url)) this.#clients.set(url, new ReplicaClient(url));
+    for (const url of urls) if (!this.#clients.has(url)) this.#clients.set(url, new ReplicaClient(url, undefined, this.#tls));
     return urls.map((url) => this.#clients.get(url)!);
   }
 }

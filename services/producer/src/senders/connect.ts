@@ -3,8 +3,8 @@ import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HandleRequestSchema, HandlerService, type Work } from "@switchyard/contracts";
 import type { Sender, SendResult } from "@switchyard/measurement";
+import { httpsAgent } from "@switchyard/platform";
 import { Agent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
 import { sendRpc, SizeSampler, type ClientTlsOptions } from "./sender.ts";
 
 /**
@@ -21,10 +21,13 @@ export class ConnectSender implements Sender {
     (work) => this.#encoder.encode(toJsonString(HandleRequestSchema, { $typeName: HandleRequestSchema.typeName, work })).byteLength,
   );
 
-  /** `tls` applies to an https:// `baseUrl`: HTTP/1.1 over TLS, connections pooled as in cleartext. */
+  /**
+   * `tls` applies to an https:// `baseUrl`: HTTP/1.1 over TLS, connections pooled as in
+   * cleartext; reloaded material reaches the connections opened after the reload.
+   */
   constructor(baseUrl: string, tls?: ClientTlsOptions) {
     const pool = { keepAlive: true, maxSockets: 256, maxFreeSockets: 256 };
-    this.#agent = new URL(baseUrl).protocol === "https:" ? new HttpsAgent({ ...pool, ...tls }) : new Agent(pool);
+    this.#agent = new URL(baseUrl).protocol === "https:" ? httpsAgent(tls, pool) : new Agent(pool);
     this.#client = createClient(
       HandlerService,
       createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { agent: this.#agent } }),

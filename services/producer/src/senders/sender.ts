@@ -7,14 +7,9 @@ import type { ProducerMetrics } from "../metrics.ts";
  * TLS options of the RPC senders for https:// handler URLs: `ca` verifies the handler
  * (absent: the system's CAs), `cert` + `key` are the producer's client certificate,
  * `servername` the name the handler's certificate must carry when the URL holds a
- * resolved address instead.
+ * resolved address instead; or `reloading` material from HANDLER_TLS_DIR.
  */
-export interface ClientTlsOptions {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  servername?: string;
-}
+export type { ClientTlsOptions } from "@switchyard/platform";
 
 /**
  * One HandlerService.Handle call as a send: resolves `ok` or the RPC's outcome code,
