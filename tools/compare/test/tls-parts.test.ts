@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseFlags, UsageError } from "../src/flags.ts";
+import { HELP, parseFlags, UsageError } from "../src/flags.ts";
 import { connectionsTo } from "../src/tls/connections.ts";
 import { measureHandshakes } from "../src/tls/handshake.ts";
 import { ensureLocalPki } from "../src/tls/local-pki.ts";
@@ -26,6 +26,11 @@ function usage(argv: string[]): string {
 const listen = (server: Server) => new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
 
 describe("--tls and --mtls flags", () => {
+  it("are documented in --help", () => {
+    expect(HELP).toMatch(/^  --tls\s+Run every phase twice: cleartext, then over TLS/m);
+    expect(HELP).toMatch(/^  --mtls\s+As --tls, with mutual TLS/m);
+  });
+
   it("reads the mode", () => {
     expect(parseFlags(["--tls"]).security).toBe("tls");
     expect(parseFlags(["--mtls"]).security).toBe("mtls");

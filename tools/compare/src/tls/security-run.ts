@@ -202,7 +202,8 @@ export async function runSecurityComparison(options: CompareOptions, argv: reado
 
   const stopper: { stop?: () => void; stopped: boolean } = { stopped: false };
   const onSignal = () => {
-    if (stopper.stopped) process.exit(130);
+    // No run to stop (starting up, or a second Ctrl-C): quit; 'exit' takes the services along.
+    if (stopper.stopped || !stopper.stop) process.exit(130);
     stopper.stopped = true;
     say("stopping; what was measured so far follows (press Ctrl-C again to quit at once)");
     stopper.stop?.();
