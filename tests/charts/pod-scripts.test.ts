@@ -9,7 +9,8 @@ import { parseEnv } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestVhost, eventually, management, type TestVhost } from "../support/broker.ts";
 import { ROOT, startService, type ServiceProcess } from "../support/process.ts";
-import { HELMS, get, render, type Manifest } from "./support.ts";
+import { createPki, createSecretMount, type Pki, type TestCa } from "../security/support/pki.ts";
+import { HELMS, TLS_MOUNT, get, render, type Manifest } from "./support.ts";
 
 // The chart runs two scripts of its own inside pods: the `helm test` hook that sends the
 // handler one Work over Connect JSON, and the init container that turns a RabbitMQ
@@ -89,24 +90,24 @@ describe.each(HELMS)("$name", ({ bin }) => {
 
     it("calls the handler's Service on its HTTP port", () => {
       expect(hook.command.slice(0, 2)).toEqual(["node", "-e"]);
-      expect(hook.command[3]).toBe("http://switchyard-handler:8080");
+      expect(hook.command.slice(3)).toEqual(["http://switchyard-handler:8080", ""]);
     });
 
     it("passes against a real handler: the Receipt names the Work", async () => {
-      const result = await node(["-e", hook.command[2], handler.httpUrl]);
+      const result = await node(["-e", hook.command[2], handler.httpUrl, ""]);
       expect(result.stderr).toBe("");
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/^receipt from handler \S+: \{"workId":"helm-test-\d+"/);
+      expect(result.stdout).toMatch(/^receipt from handler \S+ over http: \{"workId":"helm-test-\d+"/);
     });
 
     it("fails on a wrong receipt and when nothing answers", async () => {
-      const wrong = await node(["-e", hook.command[2], impostorUrl]);
+      const wrong = await node(["-e", hook.command[2], impostorUrl, ""]);
       expect(wrong.code).toBe(1);
       expect(wrong.stderr).toContain("unexpected answer: HTTP 200");
-      const closed = await node(["-e", hook.command[2], `http://127.0.0.1:${await freePort()}`]);
+      const closed = await node(["-e", hook.command[2], `http://127.0.0.1:${await freePort()}`, ""]);
       expect(closed.code).toBe(1);
-      // The cause, not only fetch's bare "fetch failed"; after a bounded number of tries.
-      expect(closed.stderr).toContain("request failed: TypeError: fetch failed (cause: ECONNREFUSED");
+      // The cause, with its code; after a bounded number of tries.
+      expect(closed.stderr).toContain("request failed: ECONNREFUSED connect ECONNREFUSED");
       expect(closed.stderr).toContain("attempt 9 of 10 failed");
       expect(closed.stderr).not.toContain("attempt 10 of 10 failed");
     });
@@ -115,7 +116,7 @@ describe.each(HELMS)("$name", ({ bin }) => {
       const port = await freePort();
       let late: Server | undefined;
       // The handler appears only once the hook has been refused at least once.
-      const result = await node(["-e", hook.command[2], `http://127.0.0.1:${port}`], {}, (stderr) => {
+      const result = await node(["-e", hook.command[2], `http://127.0.0.1:${port}`, ""], {}, (stderr) => {
         if (late || !stderr.includes("attempt 1 of 10 failed")) return;
         late = createServer((request, response) => {
           let body = "";
@@ -128,9 +129,63 @@ describe.each(HELMS)("$name", ({ bin }) => {
         }).listen(port, "127.0.0.1");
       });
       await new Promise((resolve) => late?.close(resolve));
-      expect(result.stderr).toMatch(/attempt 1 of 10 failed: TypeError: fetch failed \(cause: ECONNREFUSED/);
+      expect(result.stderr).toMatch(/attempt 1 of 10 failed: ECONNREFUSED connect ECONNREFUSED/);
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/^receipt from handler late: /);
+      expect(result.stdout).toMatch(/^receipt from handler late over http: /);
+    });
+  });
+
+  describe("helm test hook with tls.enabled and clientAuth", () => {
+    let pki: Pki;
+    let hook: Manifest;
+    let handler: ServiceProcess;
+    let producerMount: string;
+    let ca: TestCa;
+
+    beforeAll(async () => {
+      const { objects } = await render(bin, { files: ["charts/switchyard/ci/tls-values.yaml"] });
+      hook = get(objects, "Pod", "switchyard-test-handler").spec.containers[0];
+      pki = createPki();
+      ca = await pki.createCa("hook-ca");
+      const server = await ca.issue({ commonName: "switchyard-handler", altNames: ["DNS:localhost", "IP:127.0.0.1"] });
+      const producer = await ca.issue({ commonName: "switchyard-producer" });
+      const handlerMount = createSecretMount(pki.dir, "handler", { "tls.crt": server.cert, "tls.key": server.key, "ca.crt": ca.cert });
+      producerMount = createSecretMount(pki.dir, "producer", { "tls.crt": producer.cert, "tls.key": producer.key, "ca.crt": ca.cert }).dir;
+      // The handler as the chart configures it under ci/tls-values.yaml.
+      handler = await startService("handler", {
+        AMQP_URL: vhost.url,
+        TLS_DIR: handlerMount.dir,
+        TLS_CLIENT_CA: `${handlerMount.dir}/ca.crt`,
+        TLS_ALLOWED_CLIENTS: "CN=switchyard-producer",
+      });
+    });
+
+    afterAll(async () => {
+      await handler?.stop();
+      pki?.destroy();
+    });
+
+    it("calls the handler over HTTPS with the producer's Secret mounted", () => {
+      expect(hook.command.slice(3)).toEqual(["https://switchyard-handler:8080", TLS_MOUNT]);
+      expect(hook.volumeMounts).toEqual([{ name: "tls", mountPath: TLS_MOUNT, readOnly: true }]);
+    });
+
+    it("passes against a handler requiring client certificates, presenting the producer's", async () => {
+      expect(handler.httpUrl).toMatch(/^https:/);
+      const result = await node(["-e", hook.command[2], handler.httpUrl, producerMount]);
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^receipt from handler \S+ over https: \{"workId":"helm-test-\d+"/);
+    });
+
+    it("fails, saying why, when the handler's certificate is not from the Secret's CA", async () => {
+      const other = await pki.createCa("other-ca");
+      const issued = await other.issue({ commonName: "switchyard-producer" });
+      const stranger = createSecretMount(pki.dir, "stranger", { "tls.crt": issued.cert, "tls.key": issued.key, "ca.crt": other.cert });
+      const result = await node(["-e", hook.command[2], handler.httpUrl, stranger.dir]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^request failed: (SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE) /);
+      expect(result.stderr, "a refused certificate is not retried").not.toContain("attempt 1 of 10");
     });
   });
 
@@ -192,12 +247,12 @@ describe.each(HELMS)("$name", ({ bin }) => {
       // The handler container's own command, with the file where the emptyDir would be.
       const main = deployment.containers[0];
       const args = (main.command as string[]).slice(1).map((arg) => arg.replace("/run/switchyard/amqp/url.env", out));
-      const [httpPort, h2cPort] = [await freePort(), await freePort()];
+      const [httpPort, h2cPort, opsPort] = [await freePort(), await freePort(), await freePort()];
       const env = Object.fromEntries((main.env as Manifest[]).map((v) => [v.name, v.value]));
       expect(env.AMQP_URL, "the URL comes from the file only").toBeUndefined();
       const child = spawn(process.execPath, args, {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", ...env, HTTP_PORT: String(httpPort), H2C_PORT: String(h2cPort), BIND_HOST: "127.0.0.1" },
+        env: { PATH: process.env.PATH ?? "", ...env, HTTP_PORT: String(httpPort), H2C_PORT: String(h2cPort), OPS_PORT: String(opsPort), BIND_HOST: "127.0.0.1" },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let output = "";
@@ -206,7 +261,7 @@ describe.each(HELMS)("$name", ({ bin }) => {
       const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
       try {
         // Ready means the broker subscription is live: the login worked.
-        await eventually(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 20_000, 200).catch(
+        await eventually(async () => (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status === 200, 20_000, 200).catch(
           (error: unknown) => {
             throw new Error(`handler never ready: ${String(error)}\n${output}`);
           },

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { BROKER_PERMISSIONS } from "@switchyard/platform";
 import { ROOT } from "../support/process.ts";
+import { createPki, createSecretMount, type Pki } from "../security/support/pki.ts";
 import { handlerEnvSchema, loadHandlerConfig } from "../../services/handler/src/config.ts";
 import { loadProducerConfig, producerEnvSchema } from "../../services/producer/src/config.ts";
 import {
@@ -18,6 +20,7 @@ import {
   template,
   KIND,
   SCENARIOS,
+  TLS_MOUNT,
   type BrokerMode,
   type Manifest,
 } from "./support.ts";
@@ -63,12 +66,24 @@ function serviceContainers(objects: Manifest[]): Array<{ service: ServiceName; o
     });
 }
 
+// A kubernetes.io/tls Secret as the kubelet mounts it, standing in for the chart's
+// TLS mount when the services' own configuration loaders read what the chart renders.
+let pki: Pki;
+let tlsMount: string;
+beforeAll(async () => {
+  pki = createPki();
+  const ca = await pki.createCa("chart-ca");
+  const leaf = await ca.issue({ commonName: "switchyard-handler", altNames: ["DNS:switchyard-handler"] });
+  tlsMount = createSecretMount(pki.dir, "tls", { "tls.crt": leaf.cert, "tls.key": leaf.key, "ca.crt": ca.cert }).dir;
+});
+afterAll(() => pki?.destroy());
+
 /** The environment a container starts with, Secret references resolved as the scenario has them. */
 function resolveEnv(container: Manifest, objects: Manifest[], broker: BrokerMode): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
     if (typeof variable.value === "string") {
-      env[variable.name] = variable.value;
+      env[variable.name] = variable.value.replace(TLS_MOUNT, tlsMount);
     } else if (variable.valueFrom?.secretKeyRef) {
       const { name, key } = variable.valueFrom.secretKeyRef;
       const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name === name);
@@ -148,10 +163,11 @@ describe.each(HELMS)("$name template", ({ bin }) => {
       for (const { service, container } of serviceContainers(objects)) {
         const env = Object.fromEntries((container.env as Manifest[]).map((v) => [v.name, v.value]));
         const ports = new Map<string, number>(container.ports.map((p: Manifest) => [p.name, p.containerPort]));
-        // DESIGN.md Ports Contract: HTTP/1.1 on 8080, h2c on 8081.
-        expect(ports, service).toEqual(new Map([["http", 8080], ["grpc", 8081]]));
+        // DESIGN.md Ports Contract: HTTP/1.1 on 8080, h2c on 8081; the ops port apart.
+        expect(ports, service).toEqual(new Map([["http", 8080], ["grpc", 8081], ["ops", 8082]]));
         expect(Number(env.HTTP_PORT)).toBe(ports.get("http"));
         expect(Number(env.H2C_PORT)).toBe(ports.get("grpc"));
+        expect(Number(env.OPS_PORT)).toBe(ports.get("ops"));
         expect(env.BIND_HOST).toBe("0.0.0.0");
       }
       for (const service of ofKind(objects, "Service")) {
@@ -204,8 +220,9 @@ describe.each(HELMS)("$name template", ({ bin }) => {
           expect(spec.volumes.find((v: Manifest) => v.name === "amqp-credentials").secret.secretName).toBe("switchyard-broker-default-user");
         } else {
           expect(variable.value, `${service}: AMQP_URL is never a plain value`).toBeUndefined();
+          // The in-chart broker gives each service a user of its own.
           expect(variable.valueFrom.secretKeyRef).toEqual(
-            broker === "bundled" ? { name: "switchyard-rabbitmq", key: "url" } : { name: "switchyard-amqp", key: "url" },
+            broker === "bundled" ? { name: "switchyard-rabbitmq", key: `${service}-url` } : { name: "switchyard-amqp", key: "url" },
           );
           expect(container.command, `${service}: the image's own command`).toBeUndefined();
         }
@@ -215,7 +232,9 @@ describe.each(HELMS)("$name template", ({ bin }) => {
 
     it("keeps credentials out of everything but Secrets", () => {
       const credentialUrl = /amqps?:\/\/[^\s/"'@]*:[^\s/"'@]*@/;
-      const generated = ofKind(objects, "Secret").map((secret) => secret.stringData?.password).filter(Boolean) as string[];
+      const generated = ofKind(objects, "Secret").flatMap((secret) =>
+        Object.entries((secret.stringData ?? {}) as Record<string, string>).filter(([key]) => key.endsWith("password")).map(([, value]) => value),
+      );
       for (const object of objects.filter((o) => o.kind !== "Secret")) {
         const text = JSON.stringify(object);
         const where = `${object.kind}/${object.metadata.name}`;
@@ -261,11 +280,34 @@ describe.each(HELMS)("$name template", ({ bin }) => {
       }
     });
 
-    it("probes each service: liveness /healthz, readiness /readyz, startup by native gRPC health", () => {
+    it("probes each service on its ops port: liveness /healthz, readiness /readyz; startup by gRPC health, or /readyz over HTTPS", () => {
       for (const { service, container } of serviceContainers(objects)) {
-        expect(container.livenessProbe.httpGet, service).toEqual({ path: "/healthz", port: "http" });
-        expect(container.readinessProbe.httpGet, service).toEqual({ path: "/readyz", port: "http" });
-        expect(container.startupProbe.grpc, service).toEqual({ port: 8081 });
+        const tls = (container.env as Manifest[]).some((v) => v.name === "TLS_DIR");
+        const scheme = tls ? "HTTPS" : "HTTP";
+        expect(container.livenessProbe.httpGet, service).toEqual({ path: "/healthz", port: "ops", scheme });
+        expect(container.readinessProbe.httpGet, service).toEqual({ path: "/readyz", port: "ops", scheme });
+        // The kubelet's gRPC probe speaks cleartext only.
+        if (tls) expect(container.startupProbe.httpGet, service).toEqual({ path: "/readyz", port: "ops", scheme });
+        else expect(container.startupProbe.grpc, service).toEqual({ port: 8081 });
+      }
+    });
+
+    it("runs the services with AMQP_TOPOLOGY=check against the in-chart broker, after a declare-only init container", () => {
+      for (const { service, spec, container } of serviceContainers(objects)) {
+        const topology = (container.env as Manifest[]).find((v) => v.name === "AMQP_TOPOLOGY")!.value;
+        expect(topology, service).toBe(broker === "bundled" ? "check" : "declare");
+        const declare = (spec.initContainers ?? []).find((c: Manifest) => c.name === "declare-topology");
+        if (broker !== "bundled" || service === "producer") {
+          expect(declare, service).toBeUndefined();
+          continue;
+        }
+        // The handler's own image and configuration loader, in its declare-only mode.
+        expect(declare.image).toBe(container.image);
+        expect(declare.command).toBeUndefined();
+        const env = resolveEnv(declare, objects, broker);
+        expect(new URL(env.AMQP_URL!).username).toBe("switchyard-topology");
+        expect(env.AMQP_DELIVERY_LIMIT).toBe((container.env as Manifest[]).find((v) => v.name === "AMQP_DELIVERY_LIMIT")!.value);
+        expect(SERVICES.handler.load(env).AMQP_TOPOLOGY).toBe("declare-and-exit");
       }
     });
   });
@@ -274,27 +316,54 @@ describe.each(HELMS)("$name template", ({ bin }) => {
     it("defaults: a development broker with a generated user, never guest", async () => {
       const { objects } = await render(bin);
       const secret = get(objects, "Secret", "switchyard-rabbitmq");
-      const { username, password, url } = secret.stringData as { username: string; password: string; url: string };
-      expect(username).toBe("switchyard");
-      expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
-      const parsed = new URL(url);
-      expect([parsed.protocol, parsed.username, parsed.password, parsed.hostname, parsed.port, parsed.pathname]).toEqual([
-        "amqp:",
-        "switchyard",
-        password,
-        "switchyard-rabbitmq.switchyard.svc",
-        "5672",
-        "/%2F",
+      const data = secret.stringData as Record<string, string>;
+      expect(data.username).toBe("switchyard");
+      const passwords = ["password", "topology-password", "producer-password", "handler-password"].map((key) => data[key]!);
+      for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+      expect(new Set(passwords).size, "a password per user").toBe(4);
+      for (const role of ["topology", "producer", "handler"]) {
+        const parsed = new URL(data[`${role}-url`]!);
+        expect([parsed.protocol, parsed.username, parsed.password, parsed.hostname, parsed.port, parsed.pathname]).toEqual([
+          "amqp:",
+          `switchyard-${role}`,
+          data[`${role}-password`],
+          "switchyard-rabbitmq.switchyard.svc",
+          "5672",
+          "/%2F",
+        ]);
+        expect(data[`${role}-username`]).toBe(`switchyard-${role}`);
+      }
+      // The broker loads its users from definitions at boot: each with its password and
+      // exactly the permissions the services' code declares least-privilege.
+      const definitions = JSON.parse(data["definitions.json"]!) as {
+        users: Array<{ name: string; password: string; tags: string[] }>;
+        permissions: Array<{ user: string; vhost: string; configure: string; write: string; read: string }>;
+        vhosts: Array<{ name: string }>;
+      };
+      expect(definitions.vhosts).toEqual([{ name: "/" }]);
+      expect(definitions.users).toEqual([
+        { name: "switchyard", password: data.password, tags: ["administrator"] },
+        { name: "switchyard-topology", password: data["topology-password"], tags: [] },
+        { name: "switchyard-producer", password: data["producer-password"], tags: ["monitoring"] },
+        { name: "switchyard-handler", password: data["handler-password"], tags: [] },
       ]);
-      expect(secret.stringData["default_user.conf"]).toBe(`default_user = switchyard\ndefault_pass = ${password}\n`);
+      const permissionsOf = (user: string) => {
+        const { configure, write, read } = definitions.permissions.find((p) => p.user === user && p.vhost === "/")!;
+        return { configure, write, read };
+      };
+      expect(permissionsOf("switchyard-producer")).toEqual(BROKER_PERMISSIONS.producer);
+      expect(permissionsOf("switchyard-handler")).toEqual(BROKER_PERMISSIONS.handler);
+      expect(permissionsOf("switchyard-topology")).toEqual(BROKER_PERMISSIONS.topology);
+      expect(data["default_user.conf"], "definitions replace the default user").toBeUndefined();
       const broker = get(objects, "StatefulSet", "switchyard-rabbitmq");
       const container = broker.spec.template.spec.containers[0];
       expect(container.image).toMatch(/^rabbitmq:4\.\d+-management$/);
       const conf = get(objects, "ConfigMap", "switchyard-rabbitmq").data as Record<string, string>;
       expect(conf.enabled_plugins).toContain("rabbitmq_prometheus");
       expect(conf["90-switchyard.conf"]).toContain("prometheus.tcp.port = 15692");
-      const mounts = container.volumeMounts.map((m: Manifest) => m.mountPath);
-      expect(mounts).toContain("/etc/rabbitmq/conf.d/91-default-user.conf");
+      expect(conf["90-switchyard.conf"]).toContain("load_definitions = /etc/rabbitmq/definitions/definitions.json");
+      const definitionsMount = container.volumeMounts.find((m: Manifest) => m.name === "definitions");
+      expect(definitionsMount).toEqual({ name: "definitions", mountPath: "/etc/rabbitmq/definitions", readOnly: true });
       // Handler and producer render their own deployments; the helm test pod is a hook.
       const hook = get(objects, "Pod", "switchyard-test-handler");
       expect(hook.metadata.annotations["helm.sh/hook"]).toBe("test");
@@ -392,8 +461,8 @@ describe.each(HELMS)("$name template", ({ bin }) => {
       const producer = get(objects, "Deployment", "switchyard-producer").spec.template.spec.containers[0];
       const env = Object.fromEntries((producer.env as Manifest[]).map((v) => [v.name, v.value]));
       expect(env.HANDLER_MAX_PAYLOAD_BYTES).toBe("65536");
-      expect(env.HANDLER_HTTP_URL).toBe("http://switchyard-handler:8080");
-      expect(env.HANDLER_GRPC_URL).toBe("http://switchyard-handler:8081");
+      expect(env.HANDLER_HTTP_URL).toBe("https://switchyard-handler:8080");
+      expect(env.HANDLER_GRPC_URL).toBe("https://switchyard-handler:8081");
       const claim = get(objects, "StatefulSet", "switchyard-rabbitmq").spec.volumeClaimTemplates[0];
       expect([claim.spec.storageClassName, claim.spec.resources.requests.storage]).toEqual(["standard", "1Gi"]);
     });
@@ -407,6 +476,94 @@ describe.each(HELMS)("$name template", ({ bin }) => {
         const reachable = new Set([...byChart, ...configurable, "AMQP_URL"]);
         expect([...reachable].sort(), service).toEqual([...SERVICES[service].keys].sort());
       }
+    });
+  });
+
+  describe("tls.enabled (ci/tls-values.yaml: a Secret per service, mutual TLS, NetworkPolicies, ServiceMonitors)", () => {
+    let objects: Manifest[];
+    beforeAll(async () => {
+      ({ objects } = await render(bin, { files: ["charts/switchyard/ci/tls-values.yaml"] }));
+    });
+    const envOf = (container: Manifest) => Object.fromEntries((container.env as Manifest[]).map((v) => [v.name, v.value]));
+
+    it("mounts each service's kubernetes.io/tls Secret as a whole directory, so renewals reach the pod", () => {
+      const secrets = { handler: "switchyard-tls", producer: "switchyard-producer-tls" };
+      for (const { service, spec, container } of serviceContainers(objects)) {
+        const mount = container.volumeMounts.find((m: Manifest) => m.name === "tls");
+        expect(mount, service).toEqual({ name: "tls", mountPath: TLS_MOUNT, readOnly: true });
+        expect(mount.subPath, "a subPath mount is never updated by the kubelet").toBeUndefined();
+        const volume = spec.volumes.find((v: Manifest) => v.name === "tls");
+        expect(volume.secret.secretName, service).toBe(secrets[service]);
+        expect(volume.secret.items.map((item: Manifest) => item.key).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+      }
+    });
+
+    it("turns on TLS everywhere, mutual TLS and the allow-list on the handler's data ports, https:// to the handler", () => {
+      const handler = envOf(get(objects, "Deployment", "switchyard-handler").spec.template.spec.containers[0]);
+      expect([handler.TLS_DIR, handler.TLS_CLIENT_CA, handler.TLS_ALLOWED_CLIENTS, handler.OPS_PORT]).toEqual([
+        TLS_MOUNT,
+        `${TLS_MOUNT}/ca.crt`,
+        "CN=switchyard-producer",
+        "8082",
+      ]);
+      const producer = envOf(get(objects, "Deployment", "switchyard-producer").spec.template.spec.containers[0]);
+      expect([producer.TLS_DIR, producer.HANDLER_TLS_DIR, producer.TLS_CLIENT_CA]).toEqual([TLS_MOUNT, TLS_MOUNT, undefined]);
+      expect(producer.HANDLER_HTTP_URL).toBe("https://switchyard-handler:8080");
+      expect(producer.HANDLER_GRPC_URL).toBe("https://switchyard-handler:8081");
+      expect(producer.HANDLER_HTTP_URLS).toBe("https://switchyard-handler-headless:8080");
+      expect(producer.HANDLER_GRPC_URLS).toBe("https://switchyard-handler-headless:8081");
+      // ObservationService lives on the handler's ops port.
+      expect(producer.HANDLER_OBSERVATION_URLS).toBe("https://switchyard-handler-headless:8082");
+    });
+
+    it("leaves client certificates off without tls.clientAuth", async () => {
+      const { objects: plain } = await render(bin, { values: [{ tls: { enabled: true, secretName: "switchyard-tls" } }] });
+      const handler = envOf(get(plain, "Deployment", "switchyard-handler").spec.template.spec.containers[0]);
+      expect([handler.TLS_DIR, handler.TLS_CLIENT_CA, handler.TLS_ALLOWED_CLIENTS]).toEqual([TLS_MOUNT, undefined, undefined]);
+      // Both services then share the one Secret.
+      const producer = get(plain, "Deployment", "switchyard-producer").spec.template.spec;
+      expect(producer.volumes.find((v: Manifest) => v.name === "tls").secret.secretName).toBe("switchyard-tls");
+    });
+
+    it("scrapes /metrics on the ops port over HTTPS, verifying the certificate with the Secret's ca.crt", () => {
+      for (const name of ["switchyard-handler", "switchyard-producer"]) {
+        const [endpoint] = get(objects, "ServiceMonitor", name).spec.endpoints as Manifest[];
+        const secret = name === "switchyard-handler" ? "switchyard-tls" : "switchyard-producer-tls";
+        expect(endpoint).toMatchObject({ port: "ops", path: "/metrics", scheme: "https" });
+        expect(endpoint!.tlsConfig).toEqual({ ca: { secret: { name: secret, key: "ca.crt" } }, serverName: name });
+      }
+      for (const name of ["switchyard-handler", "switchyard-handler-headless", "switchyard-producer"]) {
+        const ports = get(objects, "Service", name).spec.ports.map((p: Manifest) => [p.name, p.port, p.appProtocol]);
+        expect(ports, name).toEqual([["http", 8080, "https"], ["grpc", 8081, "https"], ["ops", 8082, "https"]]);
+      }
+    });
+
+    it("admits the producer to the handler's data ports, and only the producer and the scraper to the ops ports", () => {
+      const handler = get(objects, "NetworkPolicy", "switchyard-handler").spec.ingress as Manifest[];
+      const ports = (rule: Manifest) => rule.ports.map((p: Manifest) => p.port);
+      const peers = (rule: Manifest) => rule.from.map((peer: Manifest) => peer.podSelector?.matchLabels["app.kubernetes.io/component"] ?? "scraper");
+      expect(handler.map((rule) => [ports(rule), peers(rule)])).toEqual([
+        [["http", "grpc"], ["producer", "test"]],
+        [["ops"], ["producer", "scraper"]],
+      ]);
+      const producer = get(objects, "NetworkPolicy", "switchyard-producer").spec.ingress as Manifest[];
+      expect(producer.map((rule) => ports(rule))).toEqual([["http", "grpc"], ["ops"]]);
+      expect(producer[1]!.from).toEqual([{ namespaceSelector: {} }]);
+    });
+
+    it("runs helm test over HTTPS with the producer's Secret", () => {
+      const hook = get(objects, "Pod", "switchyard-test-handler").spec;
+      expect(hook.containers[0].command.slice(3)).toEqual(["https://switchyard-handler:8080", TLS_MOUNT]);
+      expect(hook.volumes.find((v: Manifest) => v.name === "tls").secret.secretName).toBe("switchyard-producer-tls");
+    });
+
+    it("refuses tls.enabled without tls.secretName, and allow-list entries of another form", async () => {
+      const missing = await template(bin, { values: [{ tls: { enabled: true } }] });
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain("at '/tls/secretName'");
+      const wrong = await template(bin, { values: [{ tls: { enabled: true, secretName: "x", allowedClients: ["producer"] } }] });
+      expect(wrong.code).not.toBe(0);
+      expect(wrong.stderr).toContain("at '/tls/allowedClients/0'");
     });
   });
 
@@ -440,8 +597,10 @@ describe("NOTES.txt (helm v4 install --dry-run=client)", () => {
     const notes = result.stdout.slice(result.stdout.indexOf("\nNOTES:\n"));
     expect(notes).toContain("helm test switchyard -n switchyard");
     expect(notes).not.toMatch(/<no value>|%!/);
-    const producerUrl = files.includes(KIND) ? "http://127.0.0.1:30080" : "http://127.0.0.1:8080";
+    const tls = files.some((file) => parse(readFileSync(join(ROOT, file), "utf8"))?.tls?.enabled === true);
+    const producerUrl = `${tls ? "https" : "http"}://127.0.0.1:${files.includes(KIND) ? 30080 : 8080}`;
     expect(notes).toContain(`npm run compare -- --producer-url ${producerUrl}`);
+    if (tls) expect(notes).toContain("NODE_EXTRA_CA_CERTS=ca.crt");
     if (!files.includes(KIND)) expect(notes).toContain("port-forward svc/switchyard-producer 8080:8080");
   });
 });

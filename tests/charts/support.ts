@@ -37,7 +37,11 @@ export const SCENARIOS: Array<{ name: string; files: string[]; broker: BrokerMod
   { name: "HPA on", files: ["charts/switchyard/ci/hpa-values.yaml"], broker: "bundled" },
   { name: "monitoring on", files: ["charts/switchyard/ci/monitoring-values.yaml"], broker: "bundled" },
   { name: "every setting", files: ["charts/switchyard/ci/all-settings-values.yaml"], broker: "bundled" },
+  { name: "TLS and mutual TLS", files: ["charts/switchyard/ci/tls-values.yaml"], broker: "bundled" },
 ];
+
+/** Where the chart mounts a service's TLS Secret (the `switchyard.tlsDir` helper). */
+export const TLS_MOUNT = "/etc/switchyard/tls";
 
 /** A rendered Kubernetes object; the tests read it as plain parsed YAML. */
 export type Manifest = Record<string, any> & {

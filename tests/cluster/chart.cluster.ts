@@ -147,7 +147,7 @@ describe("charts/switchyard on a real cluster", () => {
         "--set", "producer.env.BACKGROUND_RATE_GRPC=20", "--set", "producer.env.BACKGROUND_RATE_CONNECT=20", "--set", "producer.env.BACKGROUND_RATE_AMQP=20",
         "--wait", "--timeout", "5m"]);
       const [producer] = await readyPods(namespace.name, PRODUCER);
-      const producerMetrics = () => podGet(namespace.name, producer!, 8080, "/metrics");
+      const producerMetrics = () => podGet(namespace.name, producer!, 8082, "/metrics");
       const sent = async (transport: string, outcome: string) =>
         counter(await producerMetrics(), "switchyard_producer_messages_total", { transport, outcome });
       await eventually(async () => (await sent("amqp", "ok")) > 40, 30_000, 500);
@@ -157,7 +157,7 @@ describe("charts/switchyard on a real cluster", () => {
       await eventually(async () => (await getJson<{ items: any[] }>(["pods", "-n", namespace.name, "-l", HANDLER])).items.every((p) => p.metadata.name !== oldHandler), 90_000, 1_000);
       // The new handler consumes: more messages handled after the old one is gone.
       const [newHandler] = await readyPods(namespace.name, HANDLER);
-      const handled = async () => counter(await podGet(namespace.name, newHandler!, 8080, "/metrics"), "switchyard_handler_messages_total", { transport: "amqp", outcome: "ok" });
+      const handled = async () => counter(await podGet(namespace.name, newHandler!, 8082, "/metrics"), "switchyard_handler_messages_total", { transport: "amqp", outcome: "ok" });
       const handledNow = await handled();
       await eventually(async () => (await handled()) > handledNow + 20, 30_000, 500);
       // The producer pauses its background load while a run is active: a gRPC-only run

@@ -50,9 +50,106 @@ app.kubernetes.io/part-of: switchyard
 {{- printf "%s:%s" .image.repository (default .ctx.Chart.AppVersion .image.tag) }}
 {{- end }}
 
-{{/* The listening ports of both services (DESIGN.md, Ports Contract). */}}
+{{/*
+The listening ports of both services (DESIGN.md, Ports Contract), and the ops port the
+chart always gives them (OPS_PORT): /healthz, /readyz, /metrics and the handler's
+ObservationService, apart from the data ports so a NetworkPolicy can tell them apart.
+*/}}
 {{- define "switchyard.httpPort" -}}8080{{- end }}
 {{- define "switchyard.grpcPort" -}}8081{{- end }}
+{{- define "switchyard.opsPort" -}}8082{{- end }}
+
+{{/* Where a service's TLS Secret is mounted, as a whole directory (never subPath). */}}
+{{- define "switchyard.tlsDir" -}}/etc/switchyard/tls{{- end }}
+
+{{/* http or https: how the services, probes, scrapers and the helm test speak to each other. */}}
+{{- define "switchyard.scheme" -}}
+{{- ternary "https" "http" .Values.tls.enabled }}
+{{- end }}
+
+{{/* A component's TLS Secret: (dict "ctx" $ "component" "producer"); fails without tls.secretName. */}}
+{{- define "switchyard.tlsSecretName" -}}
+{{- if not .ctx.Values.tls.secretName }}
+{{- fail "tls.secretName is required when tls.enabled is true: name a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt (a cert-manager Certificate's secretName)" }}
+{{- end }}
+{{- if and (eq .component "producer") .ctx.Values.tls.producerSecretName }}
+{{- .ctx.Values.tls.producerSecretName }}
+{{- else }}
+{{- .ctx.Values.tls.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* The tls volume of a pod: (dict "ctx" $ "component" "handler"). */}}
+{{- define "switchyard.tlsVolume" -}}
+- name: tls
+  secret:
+    secretName: {{ include "switchyard.tlsSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
+
+{{/* Its mount: the whole directory, so the kubelet's ..data swap reaches the process. */}}
+{{- define "switchyard.tlsVolumeMount" -}}
+- name: tls
+  mountPath: {{ include "switchyard.tlsDir" . }}
+  readOnly: true
+{{- end }}
+
+{{/*
+The ops port in a container's ports list and its probes: (dict "ctx" $ "values"
+.Values.handler). Liveness and readiness GET the ops port; startup asks grpc.health.v1
+on the h2c port in cleartext and GETs /readyz on the ops port with TLS, since the
+kubelet's gRPC probe speaks cleartext only. The kubelet does not verify the
+certificate and presents none, which the ops listener never asks for.
+*/}}
+{{- define "switchyard.probes" -}}
+{{- $scheme := include "switchyard.scheme" .ctx | upper }}
+startupProbe:
+  {{- if .ctx.Values.tls.enabled }}
+  httpGet:
+    path: /readyz
+    port: ops
+    scheme: {{ $scheme }}
+  {{- else }}
+  grpc:
+    port: {{ include "switchyard.grpcPort" . }}
+  {{- end }}
+  {{- toYaml .values.startupProbe | nindent 2 }}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: ops
+    scheme: {{ $scheme }}
+  {{- toYaml .values.livenessProbe | nindent 2 }}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: ops
+    scheme: {{ $scheme }}
+  {{- toYaml .values.readinessProbe | nindent 2 }}
+{{- end }}
+
+{{/* The listener variables both services get from the chart: (dict "ctx" $). */}}
+{{- define "switchyard.listenerEnv" -}}
+- name: HTTP_PORT
+  value: {{ include "switchyard.httpPort" . | quote }}
+- name: H2C_PORT
+  value: {{ include "switchyard.grpcPort" . | quote }}
+- name: OPS_PORT
+  value: {{ include "switchyard.opsPort" . | quote }}
+- name: BIND_HOST
+  value: "0.0.0.0"
+{{- if .ctx.Values.tls.enabled }}
+- name: TLS_DIR
+  value: {{ include "switchyard.tlsDir" . | quote }}
+{{- end }}
+{{- end }}
 
 {{/*
 Pod-level security: the restricted Pod Security Standard, as the node user of the
@@ -110,24 +207,36 @@ Fails with the values to set when none applies.
 {{- define "switchyard.amqpEnvFile" -}}/run/switchyard/amqp/url.env{{- end }}
 
 {{/*
-The AMQP_URL variable (bundled and url modes); the credentials mode passes the URL in
-an env file instead, so nothing is rendered.
+The AMQP_URL variable (bundled and url modes): (dict "ctx" $ "user" "handler"). The
+in-chart broker gives each of handler, producer and topology a user of its own; the
+credentials mode passes the URL in an env file instead, so nothing is rendered.
 */}}
 {{- define "switchyard.amqpUrlEnv" -}}
-{{- $mode := include "switchyard.amqpMode" . }}
+{{- $ctx := .ctx }}
+{{- $mode := include "switchyard.amqpMode" $ctx }}
 {{- if eq $mode "bundled" }}
 - name: AMQP_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "switchyard.rabbitmqSecretName" . }}
-      key: url
+      name: {{ include "switchyard.rabbitmqSecretName" $ctx }}
+      key: {{ printf "%s-url" .user }}
 {{- else if eq $mode "url" }}
 - name: AMQP_URL
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.amqp.existingSecret }}
-      key: {{ .Values.amqp.urlKey }}
+      name: {{ $ctx.Values.amqp.existingSecret }}
+      key: {{ $ctx.Values.amqp.urlKey }}
 {{- end }}
+{{- end }}
+
+{{/*
+AMQP_TOPOLOGY of the services: with the in-chart broker a declare-only init container
+declares the topology with its own user and the services only check it (their users
+may not declare); with an external broker they declare it themselves with the one URL
+they are given (see docs/security.md for a least-privilege external broker).
+*/}}
+{{- define "switchyard.amqpTopology" -}}
+{{- ternary "check" "declare" (eq (include "switchyard.amqpMode" .) "bundled") }}
 {{- end }}
 
 {{/*
