@@ -5,7 +5,7 @@ import { resolveSpec, SpecError } from "@switchyard/measurement";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { withReferences } from "./reference.ts";
+import { needsReferenceEndpoints, withReferences } from "./reference.ts";
 import { rateSteps as rateSteps_ } from "./steps.ts";
 
 /** A flag that cannot be used as given; the CLI prints the message and exits 2. */
@@ -265,7 +265,7 @@ export function parseFlags(argv: readonly string[]): CompareOptions {
 
 /** `--tls` / `--mtls`, checked against the flags they cannot go with. */
 function securityMode(
-  values: { tls?: boolean; mtls?: boolean; rate?: string; baseline?: string },
+  values: { tls?: boolean; mtls?: boolean; rate?: string; baseline?: string; transports?: string },
   producerUrl: string | undefined,
   amqpUrl: string,
 ): "tls" | "mtls" | undefined {
@@ -280,6 +280,9 @@ function securityMode(
   }
   if (values.rate !== undefined && /\.\./.test(values.rate)) throw new UsageError(`${flag} compares single runs; it cannot be used with a stepped --rate A..B`);
   if (values.baseline !== undefined) throw new UsageError(`${flag} compares a cleartext run with its own; it cannot be used with --baseline`);
+  // The reference endpoints serve cleartext only; an unknown name is left to the spec's own check.
+  const cleartextOnly = (values.transports ?? "").split(",").map((name) => name.trim()).filter((name) => needsReferenceEndpoints([name]));
+  if (cleartextOnly.length > 0) throw new UsageError(`${flag} measures grpc, connect and amqp; ${cleartextOnly.join(", ")} cannot run over TLS`);
   return security;
 }
 

@@ -43,6 +43,7 @@ describe("--tls and --mtls flags", () => {
     [["--mtls", "--amqp-url", "amqp://guest:guest@broker.example:5672/"], "--mtls needs a local broker's cleartext --amqp-url"],
     [["--tls", "--amqp-url", "amqps://guest:guest@127.0.0.1:5671/"], "--tls needs a local broker's cleartext --amqp-url"],
     [["--tls", "--rate", "100..1000"], "--tls compares single runs; it cannot be used with a stepped --rate A..B"],
+    [["--tls", "--transports", "grpc,grpc_js"], "--tls measures grpc, connect and amqp; grpc_js cannot run over TLS"],
   ])("refuses %j", (argv, message) => {
     expect(usage(argv)).toContain(message);
   });

@@ -21,7 +21,7 @@ export function handlerTlsEnv({ mode, pki }: LocalSecurity): Record<string, stri
   };
 }
 
-/** The producer's TLS variables for its senders (and NODE_EXTRA_CA_CERTS for its observation client). */
+/** The producer's TLS variables: HANDLER_TLS_DIR serves its RPC senders and its ObservationService client alike. */
 export function producerTlsEnv({ mode, pki }: LocalSecurity): Record<string, string> {
   if (mode === "cleartext") return {};
   const dir = mode === "mtls" ? pki.clients.producer : pki.trust;
@@ -30,8 +30,6 @@ export function producerTlsEnv({ mode, pki }: LocalSecurity): Record<string, str
     AMQP_TLS_DIR: dir,
     // The management API stays cleartext on the local broker; its default follows the amqps:// scheme to https.
     AMQP_MANAGEMENT_URL: "http://127.0.0.1:15672",
-    // ObservationService calls to the handler's ops listener trust the system's CAs; add ours.
-    NODE_EXTRA_CA_CERTS: pki.caFile,
   };
 }
 
