@@ -48,6 +48,7 @@ function cleartextAmqp(port: number): Promise<string> {
 
 interface ReportRow {
   transport: string;
+  errors: number;
   mode: string;
   lost: number | undefined;
   throughput: number;
@@ -110,5 +111,20 @@ describe("compare --tls", () => {
     // The broker's TLS listener stays on and speaks only TLS; its cleartext one is untouched.
     expect(await cleartextAmqp(5671)).not.toBe("amqp");
     expect(await cleartextAmqp(5672)).toBe("amqp");
+  }, 180_000);
+
+  it("runs them under mutual TLS too: client certificates to the handler and to the broker, nothing lost", async () => {
+    const { code, stdout, stderr } = await compare(["--mtls", "--quick", "--payloads", "64", "--amqp-url", vhost.url, "--out", out]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/what mutual TLS costs:\n/);
+    const folder = readdirSync(out).map((name) => join(out, name)).find((path) => existsSync(join(path, "mtls", "report.json")));
+    const report = JSON.parse(readFileSync(join(folder!, "report.json"), "utf8")) as { security: string; rows: ReportRow[] };
+    expect(report.security).toBe("mtls");
+    const secured = report.rows.filter((row) => row.mode === "mtls");
+    expect(secured.map((row) => row.transport)).toEqual(["grpc", "connect", "amqp"]);
+    // The handler answers an RPC without an allowed client certificate unauthenticated or
+    // permission_denied, so successful sends on every transport mean the producer's was checked and admitted.
+    expect(secured.every((row) => row.lost === 0 && row.throughput > 0 && row.errors === 0 && (row.handshake?.medianMs ?? 0) > 0)).toBe(true);
+    expect(readFileSync(join(folder!, "mtls", "handler.log"), "utf8")).toMatch(/Server listening at https:\/\/127\.0\.0\.1:\d+/);
   }, 180_000);
 });
