@@ -33,7 +33,12 @@ for file in tls.crt tls.key ca.crt; do
   fi
 done
 
-if wait_for_port "$port" 1; then
+# Asks the node itself: something else may have taken the port.
+tls_listener_on() {
+  [ "$(as_root rabbitmqctl -q eval "lists:any(fun(L) -> element(3, L) =:= 'amqp/ssl' andalso element(6, L) =:= $port end, rabbit_networking:active_listeners()).")" = true ]
+}
+
+if tls_listener_on; then
   if [ "$changed" = 1 ]; then
     say "new certificates for RabbitMQ's TLS listener; clearing its certificate cache"
     as_root rabbitmqctl -q eval 'ssl:clear_pem_cache().' >/dev/null
@@ -41,6 +46,10 @@ if wait_for_port "$port" 1; then
   exit 0
 fi
 
+if wait_for_port "$port" 1; then
+  say "port $port is taken by something other than RabbitMQ's TLS listener"
+  exit 1
+fi
 say "starting RabbitMQ's TLS listener on 127.0.0.1:$port (in the running node, no restart)"
 as_root rabbitmqctl -q eval "
   rabbit_networking:ensure_ssl(),
