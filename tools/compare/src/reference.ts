@@ -92,7 +92,7 @@ export function pairsHtmlSection(rows: readonly Row[]): string {
     (pair) =>
       `<tr data-pair="${esc(pair.library)}"><td>${esc(formatBytes(pair.payloadBytes))}</td><td>${esc(pair.library)}</td><td>${esc(pair.reference)}</td>${[pair.throughput, pair.p50, pair.p99, pair.producerCpu, pair.handlerCpu, pair.totalCpu].map(cell).join("")}</tr>`,
   );
-  return `<section class="table reference"><h2>switchyard (library) against the reference</h2><p>${esc(PAIRS_LEGEND)}</p><table><thead><tr><th>payload</th><th>switchyard (library)</th><th>reference</th><th>msgs/s</th><th>p50</th><th>p99</th><th>CPU/msg producer</th><th>handler</th><th>total</th></tr></thead><tbody>${body.join("")}</tbody></table></section>`;
+  return `<section class="table reference"><h2>switchyard (library) against the reference</h2><p>${esc(PAIRS_LEGEND.replace(/:$/, "."))}</p><table><thead><tr><th>payload</th><th>switchyard (library)</th><th>reference</th><th>msgs/s</th><th>p50</th><th>p99</th><th>CPU/msg producer</th><th>handler</th><th>total</th></tr></thead><tbody>${body.join("")}</tbody></table></section>`;
 }
 
 /**
