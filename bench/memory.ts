@@ -66,6 +66,8 @@ interface Step {
   sent: number;
   notSent: number;
   errors: number;
+  /** The run's outcome counts (`ok`, `deadline_exceeded`, `unavailable`, …). */
+  outcomes: Record<string, number>;
   handler: { maxRssBytes: number; endRssBytes: number };
   producer: { maxRssBytes: number; endRssBytes: number };
   note?: string;
@@ -114,6 +116,7 @@ async function step(producer: ServiceProcess, handler: ServiceProcess, transport
     sent: Number(phase?.sent ?? 0),
     notSent: Number(phase?.notSent ?? 0),
     errors: Number(phase?.errors ?? 0),
+    outcomes: Object.fromEntries(Object.entries(phase?.outcomes ?? {}).map(([outcome, count]) => [outcome, Number(count)])),
     handler: { maxRssBytes: max.handler, endRssBytes: rssBytes(handler.pid) },
     producer: { maxRssBytes: max.producer, endRssBytes: rssBytes(producer.pid) },
     ...(phase?.notes.length ? { note: phase.notes.join("; ") } : {}),
@@ -121,40 +124,55 @@ async function step(producer: ServiceProcess, handler: ServiceProcess, transport
 }
 
 const services: ServiceProcess[] = [];
-let vhost: TestVhost | undefined;
-const idle: Record<string, number> = {};
-const steps: Step[] = [];
+const vhosts: TestVhost[] = [];
+/** The first pair's idle RSS (every step's own is in its row). */
+const idle: { handler?: number; producer?: number } = {};
+const steps: Array<Step & { idle: { handler: number; producer: number } }> = [];
 const steady: Record<"handler" | "producer", RssSample[]> = { handler: [], producer: [] };
 let steadySent: { transport: string; perSecond: number }[] = [];
 try {
-  vhost = await createTestVhost("switchyard-bench-memory");
   note(`bench:memory: ${settings.transports.join(", ")} at ${settings.rates.join(", ")} msg/s for ${settings.seconds} s each, then ${settings.steadySeconds} s steady at ${settings.steadyRate} msg/s; log in results/bench/memory-${stamp}.log`);
-  const handler = await startService("handler", "handler", { AMQP_URL: vhost.url, HANDLER_ID: "bench-memory" }, log);
-  services.push(handler);
-  let producer = await startService("producer", "producer", producerEnv(handler, vhost.url), log);
-  services.push(producer);
-  await sleep(settings.idleSettleSeconds * 1000);
-  idle.handler = rssBytes(handler.pid);
-  idle.producer = rssBytes(producer.pid);
-  note(`idle: handler ${mib(idle.handler)} MiB, producer ${mib(idle.producer)} MiB`);
+  /**
+   * A fresh handler and producer (`extra` for the producer) on a vhost of their own, so
+   * no backlog of an earlier step reaches them; both ready and settled, their RSS then is idle.
+   */
+  const startPair = async (label: string, extra: Record<string, string> = {}) => {
+    const vhost = await createTestVhost("switchyard-bench-memory");
+    vhosts.push(vhost);
+    const handler = await startService("handler", `handler (${label})`, { AMQP_URL: vhost.url, HANDLER_ID: "bench-memory" }, log);
+    services.push(handler);
+    const producer = await startService("producer", `producer (${label})`, { ...producerEnv(handler, vhost.url), ...extra }, log);
+    services.push(producer);
+    await sleep(settings.idleSettleSeconds * 1000);
+    return { handler, producer, idle: { handler: rssBytes(handler.pid), producer: rssBytes(producer.pid) } };
+  };
+  const stopPair = async (pair: { handler: ServiceProcess; producer: ServiceProcess }) => {
+    // The producer first: it may still be sending to the handler.
+    for (const service of [pair.producer, pair.handler]) {
+      await service.stop();
+      services.splice(services.indexOf(service), 1);
+    }
+  };
 
+  // Each step on a fresh pair of processes: V8 keeps the heap a step grew, so a shared
+  // process would carry one transport's peak into the next one's figure.
   for (const rate of settings.rates) {
     for (const transport of settings.transports) {
-      const result = await step(producer, handler, transport, rate);
+      const pair = await startPair(`${transport} ${rate}/s`);
+      idle.handler ??= pair.idle.handler;
+      idle.producer ??= pair.idle.producer;
+      const result = { ...(await step(pair.producer, pair.handler, transport, rate)), idle: pair.idle };
+      await stopPair(pair);
       steps.push(result);
-      note(`${transport} at ${rate} msg/s: reached ${result.reached.toFixed(0)} msg/s; handler ${mib(result.handler.maxRssBytes)} MiB, producer ${mib(result.producer.maxRssBytes)} MiB at most`);
+      note(`${transport} at ${rate} msg/s: reached ${result.reached.toFixed(0)} msg/s; handler ${mib(result.handler.maxRssBytes)} MiB, producer ${mib(result.producer.maxRssBytes)} MiB at most (idle ${mib(pair.idle.handler)}, ${mib(pair.idle.producer)})`);
     }
   }
 
   // The steady run: the producer's background load (BACKGROUND_RATE_*), every transport
-  // at once from start-up until stopped, as a cluster runs it. A new producer process,
-  // so its figures start from its own start-up; the handler keeps running.
-  await producer.stop();
-  services.splice(services.indexOf(producer), 1);
+  // at once from start-up until stopped, as a cluster runs it, on a fresh pair.
   const perTransport = Math.max(1, Math.round(settings.steadyRate / settings.transports.length));
   const rates = Object.fromEntries(["grpc", "connect", "amqp"].map((t) => [`BACKGROUND_RATE_${t.toUpperCase()}`, String(settings.transports.includes(t) ? perTransport : 0)]));
-  producer = await startService("producer", "producer (steady)", { ...producerEnv(handler, vhost.url), ...rates, BACKGROUND_PAYLOAD_BYTES: String(settings.payloadBytes) }, log);
-  services.push(producer);
+  const { handler, producer } = await startPair("steady", { ...rates, BACKGROUND_PAYLOAD_BYTES: String(settings.payloadBytes) });
   steadySent = settings.transports.map((transport) => ({ transport, perSecond: perTransport }));
   note(`steady: ${settings.steadySeconds} s, ${perTransport} msg/s on each of ${settings.transports.join(", ")}`);
   const begin = performance.now();
@@ -173,7 +191,7 @@ try {
 } finally {
   // The producer first: it may still be sending to the handler.
   for (const service of [...services].reverse()) await service.stop().catch(() => undefined);
-  await vhost?.delete().catch(() => undefined);
+  await Promise.all(vhosts.map((vhost) => vhost.delete().catch(() => undefined)));
   log.end();
 }
 
@@ -185,10 +203,10 @@ writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 
 console.log(`\nResident memory (VmRSS, MiB) · payload ${settings.payloadBytes} B · open-loop producer runs of ${settings.seconds} s per step\n`);
 console.log(`| service | idle |\n|---|---|\n| handler | ${mib(idle.handler ?? Number.NaN)} |\n| producer | ${mib(idle.producer ?? Number.NaN)} |\n`);
-console.log("| transport | target msg/s | reached msg/s | not sent | errors | handler max | handler end | producer max | producer end |\n|---|---|---|---|---|---|---|---|---|");
+console.log("| transport | target msg/s | reached msg/s | not sent | outcomes | handler idle → max | producer idle → max |\n|---|---|---|---|---|---|---|");
 for (const s of steps) {
   const reached = s.reached < 0.95 * s.rate ? `${s.reached.toFixed(0)} ⚠ short of the target` : s.reached.toFixed(0);
-  console.log(`| ${s.transport} | ${s.rate} | ${reached} | ${s.notSent} | ${s.errors} | ${mib(s.handler.maxRssBytes)} | ${mib(s.handler.endRssBytes)} | ${mib(s.producer.maxRssBytes)} | ${mib(s.producer.endRssBytes)} |`);
+  console.log(`| ${s.transport} | ${s.rate} | ${reached} | ${s.notSent} | ${Object.entries(s.outcomes).map(([outcome, count]) => `${outcome} ${count}`).join(", ") || "–"} | ${mib(s.idle.handler)} → ${mib(s.handler.maxRssBytes)} | ${mib(s.idle.producer)} → ${mib(s.producer.maxRssBytes)} |`);
 }
 console.log(`\nSteady run: ${settings.steadySeconds} s, ${steadySent.map((s) => `${s.transport} ${s.perSecond}/s`).join(" + ")} (the producer's background load); RSS every ${settings.sampleSeconds} s, MiB:\n`);
 const every = Math.max(1, Math.round(Math.max(settings.steadySeconds / 10, settings.sampleSeconds) / settings.sampleSeconds));
