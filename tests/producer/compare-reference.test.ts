@@ -1,31 +1,11 @@
 // `compare --reference` as a user runs it: the services started with their reference
 // endpoints, one reference phase beside each transport's, and the pairs in every report.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestVhost, type TestVhost } from "../support/broker.ts";
-import { ROOT } from "../support/process.ts";
-
-function compare(args: string[], timeoutMs = 150_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["tools/compare/src/cli.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) =>
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+import { compare } from "../support/compare.ts";
 
 interface ReportJson {
   rows: Array<{ transport: string; implementation: string; lost: number; throughput: number; handlerCpuMsPer1k?: number; received: number; acknowledged: number }>;
@@ -45,7 +25,7 @@ describe("compare --reference", () => {
   });
 
   it("measures each transport and its reference against the same handleWork, with nothing lost on any of the six", async () => {
-    const { code, stdout, stderr } = await compare(["--reference", "--quick", "--payloads", "64", "--concurrency", "8", "--amqp-url", vhost.url, "--out", out]);
+    const { code, stdout, stderr } = await compare(["--reference", "--quick", "--payloads", "64", "--concurrency", "8", "--amqp-url", vhost.url, "--out", out], 150_000);
     expect(code, stderr).toBe(0);
     for (const transport of ["grpc_js", "http_json", "amqplib"]) {
       expect(stdout).toMatch(new RegExp(`^${transport} \\(reference\\)\\s+64 B\\s+[\\d,]+\\s.*\\s0\\s+0\\s+0\\s+[\\d.]+\\s+[\\d.]+\\s`, "m"));

@@ -1,7 +1,6 @@
 // report.html from a real (quick) compare run, opened in headless Chromium as a person
 // would: every plot drawn with its series, the verdict and the header's facts shown,
 // nothing fetched from the network; a screenshot is left in the results folder.
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRAFANA_COLOURS } from "../../tools/compare/src/html/colours.ts";
 import { createTestVhost, type TestVhost } from "../support/broker.ts";
 import { ROOT } from "../support/process.ts";
+import { compare } from "../support/compare.ts";
 import { openOffline, type OfflinePage } from "./browser.ts";
 
 // These callbacks run in the page; the project's typecheck has no DOM library.
@@ -16,26 +16,6 @@ declare const getComputedStyle: (element: unknown) => { stroke: string };
 
 const TRANSPORTS = ["grpc", "connect", "amqp"];
 const PAYLOADS = ["64", "1024"];
-
-/** Runs `npm run compare -- args` to completion (killed after `timeoutMs`). */
-function compare(args: string[], timeoutMs = 240_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["tools/compare/src/cli.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) =>
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
 
 /** `#5794F2` → `rgb(87, 148, 242)`, as getComputedStyle reports it. */
 function rgb(hex: string): string {
@@ -54,7 +34,7 @@ let compareStderr: string;
 beforeAll(async () => {
   rmSync(out, { recursive: true, force: true });
   vhost = await createTestVhost("switchyard-report");
-  const run = await compare(["--quick", "--payloads", PAYLOADS.join(","), "--amqp-url", vhost.url, "--out", out]);
+  const run = await compare(["--quick", "--payloads", PAYLOADS.join(","), "--amqp-url", vhost.url, "--out", out], 240_000);
   compareStderr = run.stderr;
   expect(run.code, run.stderr).toBe(0);
   folder = join(out, readdirSync(out).find((name) => existsSync(join(out, name, "report.html")))!);
@@ -147,7 +127,7 @@ describe("report.html from a real run", () => {
   });
 
   it("compared with a baseline run, prints each figure's change and plots it per payload and transport", async () => {
-    const rerun = await compare(["--quick", "--payloads", PAYLOADS.join(","), "--amqp-url", vhost.url, "--out", join(out, "rerun"), "--baseline", folder]);
+    const rerun = await compare(["--quick", "--payloads", PAYLOADS.join(","), "--amqp-url", vhost.url, "--out", join(out, "rerun"), "--baseline", folder], 240_000);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain(`against ${folder} (`);
     expect(rerun.stdout).toMatch(/^\s+connect\s+1 KiB\s+p99\s/m);
@@ -170,7 +150,7 @@ describe("report.html from a real run", () => {
   }, 300_000);
 
   it("a stepped rate reports a knee per transport, in the text and in steps.html", async () => {
-    const stepped = await compare(["--quick", "--payloads", "64", "--rate", "20..40", "--steps", "2", "--amqp-url", vhost.url, "--out", join(out, "steps")]);
+    const stepped = await compare(["--quick", "--payloads", "64", "--rate", "20..40", "--steps", "2", "--amqp-url", vhost.url, "--out", join(out, "steps")], 240_000);
     expect(stepped.stderr).toContain("compare: step 2/2 at 40 msg/s:");
     // Which knee depends on how busy the machine is; every answer kneeText can give is fine.
     for (const transport of TRANSPORTS) expect(stepped.stdout).toMatch(new RegExp(`^  ${transport} 64 B: (none: the lowest rate already failed|≥ 40 msg/s|20 msg/s) `, "m"));

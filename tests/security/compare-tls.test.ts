@@ -1,32 +1,12 @@
 // `npm run compare -- --tls` as a user runs it: the local PKI, the broker's TLS listener,
 // every transport cleartext and over TLS, side by side, with real handshakes.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestVhost, type TestVhost } from "../support/broker.ts";
-import { ROOT } from "../support/process.ts";
-
-function compare(args: string[], timeoutMs = 150_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["tools/compare/src/cli.ts", ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) =>
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
+import { compare } from "../support/compare.ts";
 
 /**
  * What a cleartext AMQP client gets from `port`: `amqp` when the broker answers the
@@ -69,7 +49,7 @@ afterAll(async () => {
 
 describe("compare --tls", () => {
   it("runs every transport cleartext and over TLS, prints them side by side with handshake times, and loses nothing", async () => {
-    const { code, stdout, stderr } = await compare(["--tls", "--quick", "--payloads", "64", "--amqp-url", vhost.url, "--out", out]);
+    const { code, stdout, stderr } = await compare(["--tls", "--quick", "--payloads", "64", "--amqp-url", vhost.url, "--out", out], 150_000);
     expect(code, stderr).toBe(0);
 
     const lines = stdout.split("\n");
@@ -114,7 +94,7 @@ describe("compare --tls", () => {
   }, 180_000);
 
   it("runs them under mutual TLS too: client certificates to the handler and to the broker, nothing lost", async () => {
-    const { code, stdout, stderr } = await compare(["--mtls", "--quick", "--payloads", "64", "--amqp-url", vhost.url, "--out", out]);
+    const { code, stdout, stderr } = await compare(["--mtls", "--quick", "--payloads", "64", "--amqp-url", vhost.url, "--out", out], 150_000);
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/what mutual TLS costs:\n/);
     const folder = readdirSync(out).map((name) => join(out, name)).find((path) => existsSync(join(path, "mtls", "report.json")));
