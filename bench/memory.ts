@@ -24,6 +24,7 @@ const { values: flags } = parseArgs({
     "steady-seconds": { type: "string" },
     "steady-rate": { type: "string" },
     "sample-seconds": { type: "string" },
+    "steady-only": { type: "boolean", default: false },
     payload: { type: "string" },
     out: { type: "string" },
   },
@@ -129,6 +130,8 @@ const vhosts: TestVhost[] = [];
 const idle: { handler?: number; producer?: number } = {};
 const steps: Array<Step & { idle: { handler: number; producer: number } }> = [];
 const steady: Record<"handler" | "producer", RssSample[]> = { handler: [], producer: [] };
+/** V8's used heap of each service over the steady run (`nodejs_heap_size_used_bytes`), in the same shape. */
+const heap: Record<"handler" | "producer", RssSample[]> = { handler: [], producer: [] };
 let steadySent: { transport: string; perSecond: number }[] = [];
 try {
   note(`bench:memory: ${settings.transports.join(", ")} at ${settings.rates.join(", ")} msg/s for ${settings.seconds} s each, then ${settings.steadySeconds} s steady at ${settings.steadyRate} msg/s; log in results/bench/memory-${stamp}.log`);
@@ -156,7 +159,7 @@ try {
 
   // Each step on a fresh pair of processes: V8 keeps the heap a step grew, so a shared
   // process would carry one transport's peak into the next one's figure.
-  for (const rate of settings.rates) {
+  for (const rate of flags["steady-only"] ? [] : settings.rates) {
     for (const transport of settings.transports) {
       const pair = await startPair(`${transport} ${rate}/s`);
       idle.handler ??= pair.idle.handler;
@@ -182,6 +185,11 @@ try {
     if (at > settings.steadySeconds + settings.sampleSeconds) break;
     steady.handler.push({ seconds: at, rssBytes: rssBytes(handler.pid) });
     steady.producer.push({ seconds: at, rssBytes: rssBytes(producer.pid) });
+    // RSS alone cannot tell a leak from V8 growing its old generation in steps: the used
+    // JS heap, from each service's own /metrics, can.
+    const [handlerHeap, producerHeap] = await Promise.all([heapUsed(handler), heapUsed(producer)]);
+    heap.handler.push({ seconds: at, rssBytes: handlerHeap });
+    heap.producer.push({ seconds: at, rssBytes: producerHeap });
     if (i % Math.max(1, Math.round(30 / settings.sampleSeconds)) === 0) {
       note(`steady ${at.toFixed(0)} s: handler ${mib(steady.handler.at(-1)!.rssBytes)} MiB, producer ${mib(steady.producer.at(-1)!.rssBytes)} MiB`);
     }
@@ -196,8 +204,9 @@ try {
 }
 
 const growthOf = { handler: growth(steady.handler, fitSeconds), producer: growth(steady.producer, fitSeconds) };
+const heapGrowthOf = { handler: growth(heap.handler.filter((s) => Number.isFinite(s.rssBytes)), fitSeconds), producer: growth(heap.producer.filter((s) => Number.isFinite(s.rssBytes)), fitSeconds) };
 const finished = { at: new Date().toISOString(), loadAverage: loadavg() };
-const report = { started, finished, node: process.version, settings, fitSeconds, idle, steps, steady: { sent: steadySent, samples: steady, growth: growthOf } };
+const report = { started, finished, node: process.version, settings, fitSeconds, idle, steps, steady: { sent: steadySent, samples: steady, growth: growthOf, heap: { samples: heap, growth: heapGrowthOf } } };
 const jsonPath = flags.out ?? `${outDir}memory-${stamp}.json`;
 writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 
@@ -210,9 +219,11 @@ for (const s of steps) {
 }
 console.log(`\nSteady run: ${settings.steadySeconds} s, ${steadySent.map((s) => `${s.transport} ${s.perSecond}/s`).join(" + ")} (the producer's background load); RSS every ${settings.sampleSeconds} s, MiB:\n`);
 const every = Math.max(1, Math.round(Math.max(settings.steadySeconds / 10, settings.sampleSeconds) / settings.sampleSeconds));
-console.log("| s | handler | producer |\n|---|---|---|");
+console.log("| s | handler RSS | handler JS heap used | producer RSS | producer JS heap used |\n|---|---|---|---|---|");
 steady.handler.forEach((sample, index) => {
-  if (index % every === 0 || index === steady.handler.length - 1) console.log(`| ${sample.seconds.toFixed(settings.sampleSeconds < 1 ? 1 : 0)} | ${mib(sample.rssBytes)} | ${mib(steady.producer[index]!.rssBytes)} |`);
+  if (index % every === 0 || index === steady.handler.length - 1) {
+    console.log(`| ${sample.seconds.toFixed(settings.sampleSeconds < 1 ? 1 : 0)} | ${mib(sample.rssBytes)} | ${mib(heap.handler[index]?.rssBytes ?? Number.NaN)} | ${mib(steady.producer[index]!.rssBytes)} | ${mib(heap.producer[index]?.rssBytes ?? Number.NaN)} |`);
+  }
 });
 console.log("");
 for (const [service, fit] of Object.entries(growthOf) as Array<[string, Growth | undefined]>) {
@@ -223,5 +234,21 @@ for (const [service, fit] of Object.entries(growthOf) as Array<[string, Growth |
   const sign = fit.mibPerMinute >= 0 ? "+" : "";
   console.log(`verdict ${service}: ${fit.verdict} — ${sign}${fit.mibPerMinute.toFixed(2)} MiB/min over ${fit.fromSeconds.toFixed(0)}–${fit.toSeconds.toFixed(0)} s (fitted ${sign}${fit.riseMib.toFixed(1)} MiB on a mean of ${fit.meanMib.toFixed(0)} MiB; steady = under 2% of the mean)`);
 }
+for (const [service, fit] of Object.entries(heapGrowthOf) as Array<[string, Growth | undefined]>) {
+  if (!fit) continue;
+  const sign = fit.mibPerMinute >= 0 ? "+" : "";
+  console.log(`JS heap ${service}: ${fit.verdict} — ${sign}${fit.mibPerMinute.toFixed(2)} MiB/min over ${fit.fromSeconds.toFixed(0)}–${fit.toSeconds.toFixed(0)} s (fitted ${sign}${fit.riseMib.toFixed(1)} MiB on a mean of ${fit.meanMib.toFixed(0)} MiB)`);
+}
 console.log(`\nJSON: ${jsonPath} · load average ${started.loadAverage.map((n) => n.toFixed(2)).join(" ")} → ${finished.loadAverage.map((n) => n.toFixed(2)).join(" ")}`);
 
+
+/** V8's used heap of `service` in bytes, from its /metrics; NaN when it does not answer in 2 s. */
+async function heapUsed(service: ServiceProcess): Promise<number> {
+  try {
+    const response = await fetch(`${service.httpUrl}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(await response.text());
+    return match ? Number(match[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
