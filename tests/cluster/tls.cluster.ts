@@ -207,13 +207,13 @@ describe("the development broker's least-privilege users", () => {
     const amqp = await forward(`svc/${RELEASE}-rabbitmq`, 5672);
     for (const queue of [TOPOLOGY.workQueue, TOPOLOGY.deadQueue]) {
       const error = await asUser(secret["producer-url"]!, amqp, (channel) => channel.consume(queue, () => undefined));
-      expect(error?.message).toMatch(/ACCESS_REFUSED - access to queue '.*' in vhost '\/' refused for user 'switchyard-producer'/);
+      expect(error?.message).toMatch(/ACCESS_REFUSED - (read )?access to queue '.*' in vhost '\/' refused for user 'switchyard-producer'/);
     }
     const published = await asUser(secret["handler-url"]!, amqp, (channel) => {
       channel.publish(TOPOLOGY.workExchange, TOPOLOGY.routingKey, Buffer.from("not allowed"));
       return channel.waitForConfirms();
     });
-    expect(published?.message).toMatch(/ACCESS_REFUSED - access to exchange 'switchyard.work' in vhost '\/' refused for user 'switchyard-handler'/);
+    expect(published?.message).toMatch(/ACCESS_REFUSED - (write )?access to exchange 'switchyard.work' in vhost '\/' refused for user 'switchyard-handler'/);
     for (const url of [secret["producer-url"]!, secret["handler-url"]!]) {
       const declared = await asUser(url, amqp, (channel) => channel.assertQueue("switchyard.intruder"));
       expect(declared?.message).toMatch(/ACCESS_REFUSED/);
