@@ -13,6 +13,21 @@ export interface HandlerMetrics {
   deliveryLatency: Histogram<"transport">;
   processingDuration: Histogram<"transport">;
   inFlight: Gauge<"transport">;
+  /** What {@link seriesByTransport} counts between reads; published into the metrics above whenever they are read. */
+  readonly tallies: Tallies;
+}
+
+/**
+ * Per-call counts the metrics layer keeps as plain numbers: a prom-client update
+ * validates and hashes its labels every time, and the counter and the gauge are
+ * updated on every call. Reading either metric (a scrape, the observation API, a test)
+ * runs its `collect`, which publishes these first, so every read sees every count.
+ */
+class Tallies {
+  /** Calls finished per transport and outcome, not yet added to the counter. */
+  readonly finished: Array<{ labels: { transport: Transport; outcome: HandlerOutcome }; pending: number }> = [];
+  /** Calls in flight per transport, the gauge's value for the transports used so far. */
+  readonly inFlight: Array<{ labels: { transport: Transport }; value: number }> = [];
 }
 
 /**
@@ -23,12 +38,21 @@ export interface HandlerMetrics {
 export function createHandlerMetrics(registry: Registry): HandlerMetrics {
   const registers = [registry];
   const buckets = [...LATENCY_BUCKETS_SECONDS];
+  const tallies = new Tallies();
   const metrics: HandlerMetrics = {
     messages: new Counter({
       name: "switchyard_handler_messages_total",
       help: "Messages the handler finished, by transport and outcome.",
       labelNames: ["transport", "outcome"] as const,
       registers,
+      // Direct inc() calls (the AMQP adapter's dead_lettered and invalid) add to the same series.
+      collect() {
+        for (const tally of tallies.finished) {
+          if (tally.pending === 0) continue;
+          this.inc(tally.labels, tally.pending);
+          tally.pending = 0;
+        }
+      },
     }),
     deliveryLatency: new Histogram({
       name: "switchyard_handler_delivery_latency_seconds",
@@ -49,7 +73,11 @@ export function createHandlerMetrics(registry: Registry): HandlerMetrics {
       help: "Messages being handled now.",
       labelNames: ["transport"] as const,
       registers,
+      collect() {
+        for (const tally of tallies.inFlight) this.set(tally.labels, tally.value);
+      },
     }),
+    tallies,
   };
   for (const transport of TRANSPORTS) {
     for (const outcome of HANDLER_OUTCOMES) metrics.messages.inc({ transport, outcome }, 0);
@@ -69,9 +97,10 @@ export interface TransportSeries {
 }
 
 /**
- * The labelled children of `metrics` for each transport, built on first use and kept, so
- * a call updates its series without building label objects for each of its five updates.
- * Same series, same values as calling the metrics with `{ transport, outcome }` labels.
+ * Each transport's series of `metrics`, built on first use and kept: the histograms'
+ * labelled children, and for the outcome counter and the in-flight gauge plain tallies
+ * that the metrics publish when read ({@link Tallies}). Same series, same values as
+ * updating the metrics with `{ transport, outcome }` labels on every call.
  */
 export function seriesByTransport(metrics: HandlerMetrics): (transport: Transport) => TransportSeries {
   const cache = new Map<Transport, TransportSeries>();
@@ -79,13 +108,19 @@ export function seriesByTransport(metrics: HandlerMetrics): (transport: Transpor
     let series = cache.get(transport);
     if (!series) {
       const messages = Object.fromEntries(
-        HANDLER_OUTCOMES.map((outcome) => [outcome, metrics.messages.labels({ transport, outcome })]),
+        HANDLER_OUTCOMES.map((outcome) => {
+          const tally = { labels: { transport, outcome }, pending: 0 };
+          metrics.tallies.finished.push(tally);
+          return [outcome, { inc: () => void tally.pending++ }];
+        }),
       ) as Record<HandlerOutcome, { inc(): void }>;
+      const inFlight = { labels: { transport }, value: 0 };
+      metrics.tallies.inFlight.push(inFlight);
       series = {
         messages,
         deliveryLatency: metrics.deliveryLatency.labels({ transport }),
         processingDuration: metrics.processingDuration.labels({ transport }),
-        inFlight: metrics.inFlight.labels({ transport }),
+        inFlight: { inc: () => void inFlight.value++, dec: () => void inFlight.value-- },
       };
       cache.set(transport, series);
     }
