@@ -16,6 +16,8 @@ export type { ShutdownOptions } from "./shutdown.ts";
 export { BROKER_PERMISSIONS, RECONNECT_BACKOFF, TOPOLOGY, declareTopology, rascalConfig } from "./topology.ts";
 export type { TopologyMode, TopologyOptions } from "./topology.ts";
 export { connectBroker, settleWithin } from "./broker.ts";
+export { consumeUntilStopped } from "./consume-loop.ts";
+export type { ConsumeLoopOptions, ConsumingSession } from "./consume-loop.ts";
 export { ServerTls, TLS_FILES, peerNames, readCaFile, readTlsDir } from "./tls.ts";
 export { RELOAD_DEBOUNCE, TlsDirWatcher } from "./tls-watch.ts";
 export { ReloadingClientTls, http2SessionOptions, httpsAgent } from "./tls-client.ts";

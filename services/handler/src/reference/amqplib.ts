@@ -1,6 +1,5 @@
-import { declareReferenceTopology, RECONNECT_BACKOFF, REFERENCE_TOPOLOGY, settleWithin, type Readiness } from "@switchyard/platform";
+import { consumeUntilStopped, declareReferenceTopology, REFERENCE_TOPOLOGY, settleWithin, type ConsumingSession, type Readiness } from "@switchyard/platform";
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { HandlerMetrics } from "../metrics.ts";
 import { checkBodySize, decodeWorkBody } from "../transports/amqp-body.ts";
@@ -80,57 +79,54 @@ export class ReferenceAmqpConsumer {
   }
 
   async #run(): Promise<void> {
-    const { logger, readiness } = this.#options;
-    const { signal } = this.#stopping;
-    let retryMs: number = RECONNECT_BACKOFF.min;
-    while (!signal.aborted) {
-      try {
-        const { closed } = await this.#subscribe();
-        retryMs = RECONNECT_BACKOFF.min;
-        readiness.set(REFERENCE_AMQP_CONDITION, true);
-        logger.info({ queue: REFERENCE_TOPOLOGY.queue }, "consuming");
-        const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-        const lost = await Promise.race([closed, stopped]);
-        if (signal.aborted) return;
-        readiness.set(REFERENCE_AMQP_CONDITION, false);
-        logger.warn({ err: lost, retryInMs: retryMs }, "reference consumer connection lost; subscribing again");
-      } catch (error) {
-        readiness.set(REFERENCE_AMQP_CONDITION, false);
-        logger.warn({ err: error, retryInMs: retryMs }, "could not subscribe to the reference queue; retrying");
-        await this.#connection?.close().catch(() => undefined);
-      }
-      this.#connection = undefined;
-      this.#channel = undefined;
-      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
-      retryMs = Math.min(retryMs * RECONNECT_BACKOFF.factor, RECONNECT_BACKOFF.max);
-    }
+    const { logger, readiness, closeTimeoutMs } = this.#options;
+    await consumeUntilStopped({
+      open: () => this.#subscribe(),
+      onSession: (session) => {
+        if (session) return;
+        this.#connection = undefined;
+        this.#channel = undefined;
+      },
+      signal: this.#stopping.signal,
+      readiness,
+      condition: REFERENCE_AMQP_CONDITION,
+      logger,
+      closeTimeoutMs,
+      queue: REFERENCE_TOPOLOGY.queue,
+    });
   }
 
-  /** Opens a connection and a consumer; resolves with a promise of the connection's end (wrapped, so it is not awaited here). */
-  async #subscribe(): Promise<{ closed: Promise<unknown> }> {
+  /** Opens a connection and a consumer on it; closes the connection again if any step fails. */
+  async #subscribe(): Promise<ConsumingSession> {
     const { url, prefetch, deliveryLimit, socketOptions } = this.#options;
     // The services' heartbeat (Rascal's connection options), in amqplib's URL form.
     const withHeartbeat = new URL(url);
     if (!withHeartbeat.searchParams.has("heartbeat")) withHeartbeat.searchParams.set("heartbeat", "10");
     const connection = await amqp.connect(withHeartbeat.toString(), { timeout: 5_000, ...socketOptions });
     this.#connection = connection;
+    const close = () => connection.close().catch(() => undefined);
     const closed = new Promise<unknown>((resolve) => {
       connection.once("close", resolve);
       // An 'error' is always followed by 'close'; listening keeps it from being thrown.
       connection.on("error", () => undefined);
     });
-    const channel = await connection.createChannel();
-    channel.on("error", () => undefined);
-    // A channel closed alone (the broker refusing an operation) ends the session too.
-    channel.once("close", () => void connection.close().catch(() => undefined));
-    await declareReferenceTopology(channel, url, deliveryLimit);
-    await channel.prefetch(prefetch);
-    this.#channel = channel;
-    const { consumerTag } = await channel.consume(REFERENCE_TOPOLOGY.queue, (message) => {
-      if (message) this.#track(channel, message);
-    });
-    this.#consumerTag = consumerTag;
-    return { closed };
+    try {
+      const channel = await connection.createChannel();
+      channel.on("error", () => undefined);
+      // A channel closed alone (the broker refusing an operation) ends the session too.
+      channel.once("close", () => void close());
+      await declareReferenceTopology(channel, url, deliveryLimit);
+      await channel.prefetch(prefetch);
+      this.#channel = channel;
+      const { consumerTag } = await channel.consume(REFERENCE_TOPOLOGY.queue, (message) => {
+        if (message) this.#track(channel, message);
+      });
+      this.#consumerTag = consumerTag;
+    } catch (error) {
+      await close();
+      throw error;
+    }
+    return { closed, close };
   }
 
   #track(channel: Channel, message: ConsumeMessage): void {

@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { connectBroker, RECONNECT_BACKOFF, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
+import { connectBroker, consumeUntilStopped, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
 import type { Work } from "@switchyard/contracts";
 import type { Message } from "amqplib/callback_api";
 import type { Logger } from "pino";
@@ -31,11 +30,6 @@ export interface AmqpConsumerOptions {
 /** Readiness condition this adapter owns. */
 export const BROKER_CONDITION = "broker_subscription";
 
-// The consumer's own connection retries follow the same backoff as every other broker
-// connection (reset once consuming), so readiness returns as soon after an outage as the
-// producer's does.
-const { min: RETRY_MIN_MS, max: RETRY_MAX_MS, factor: RETRY_FACTOR } = RECONNECT_BACKOFF;
-
 const deadLetter = (reason: string): Settlement => ({ kind: "dead-letter", reason });
 
 /**
@@ -57,8 +51,6 @@ export class AmqpConsumer {
   #broker: BrokerAsPromised | undefined;
   #session: ConsumerSession | undefined;
   readonly #stopping = new AbortController();
-  /** Resolves when {@link stopConsuming} is called; one promise, so waiting adds no listeners. */
-  readonly #stopped: Promise<void>;
   #running: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<void>>();
 
@@ -67,7 +59,6 @@ export class AmqpConsumer {
     const [vhost] = Object.keys(options.rascal.vhosts ?? {});
     if (vhost === undefined) throw new Error("the Rascal configuration declares no vhost");
     this.#vhost = vhost;
-    this.#stopped = new Promise((resolve) => this.#stopping.signal.addEventListener("abort", () => resolve(), { once: true }));
     options.readiness.require(BROKER_CONDITION);
   }
 
@@ -121,38 +112,20 @@ export class AmqpConsumer {
     await this.#consumeUntilStopped(broker);
   }
 
-  /** One consumer session after another, with capped backoff in between, until stopped. */
+  /** One consumer session after another until stopped (the platform's loop owns retries and readiness). */
   async #consumeUntilStopped(broker: BrokerAsPromised): Promise<void> {
-    const { readiness, logger, prefetch } = this.#options;
-    const { signal } = this.#stopping;
-    let retryMs: number = RETRY_MIN_MS;
-    while (!signal.aborted) {
-      try {
-        const session = await openConsumerSession({
-          broker,
-          vhost: this.#vhost,
-          prefetch,
-          onDelivery: (delivery) => this.#track(delivery),
-        });
-        this.#session = session;
-        retryMs = RETRY_MIN_MS;
-        readiness.set(BROKER_CONDITION, true);
-        logger.info({ queue: TOPOLOGY.workQueue }, "consuming");
-        const lost = await Promise.race([session.closed, this.#stopped]);
-        // Stopping keeps the session: stopConsuming cancels it and lets in-flight messages settle.
-        if (signal.aborted) return;
-        readiness.set(BROKER_CONDITION, false);
-        logger.warn({ err: lost, retryInMs: retryMs }, "consumer connection lost; subscribing again");
-        this.#session = undefined;
-        // Usually closed already; a half-open connection must not stall the retries.
-        await settleWithin(session.close(), { logger, timeoutMs: this.#options.closeTimeoutMs, what: "closing the lost consumer connection" });
-      } catch (error) {
-        readiness.set(BROKER_CONDITION, false);
-        logger.warn({ err: error, retryInMs: retryMs }, "could not subscribe; retrying");
-      }
-      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
-      retryMs = Math.min(retryMs * RETRY_FACTOR, RETRY_MAX_MS);
-    }
+    const { readiness, logger, prefetch, closeTimeoutMs } = this.#options;
+    await consumeUntilStopped({
+      open: () => openConsumerSession({ broker, vhost: this.#vhost, prefetch, onDelivery: (delivery) => this.#track(delivery) }),
+      // Stopping keeps the live session: stopConsuming cancels it and lets in-flight messages settle.
+      onSession: (session) => (this.#session = session),
+      signal: this.#stopping.signal,
+      readiness,
+      condition: BROKER_CONDITION,
+      logger,
+      closeTimeoutMs,
+      queue: TOPOLOGY.workQueue,
+    });
   }
 
   #track(delivery: Delivery): void {
