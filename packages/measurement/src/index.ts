@@ -8,7 +8,7 @@ export { mergeRanges, SendLedger } from "./ledger.ts";
 export type { LedgerFigures, LossBasis, Received, ReplicaShare, SequenceRange } from "./ledger.ts";
 export { isOutcome, OUTCOMES, outcomeNotes, rpcOutcome, snakeCase } from "./outcomes.ts";
 export type { Outcome, OutcomeCounts } from "./outcomes.ts";
-export { Phase } from "./runner.ts";
+export { openLoopInFlightBound, Phase } from "./runner.ts";
 export type { PhaseFigures, PhaseOptions, PhaseStateName } from "./runner.ts";
 export { COMPARE_TRANSPORTS, isReferenceTransport, REFERENCE_OF } from "./sender.ts";
 export type { CompareTransport, LibraryTransport, ReferenceTransport, Sender, SendResult } from "./sender.ts";

@@ -61,6 +61,12 @@ export class FakeSender implements Sender {
   slowMs = 0;
   /** Milliseconds each send() blocks the event loop before returning, as a CPU-starved sender. */
   blockMs = 0;
+  /** When true, no send is answered: each fails with `deadline_exceeded` at its deadline. */
+  hangUntilDeadline = false;
+  /** Sends started and not yet answered. */
+  inFlight = 0;
+  /** The most sends ever in flight at once. */
+  maxInFlight = 0;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(transport: CompareTransport, handler: FakeHandler) {
@@ -68,7 +74,16 @@ export class FakeSender implements Sender {
     this.handler = handler;
   }
 
-  send(work: Work): Promise<SendResult> {
+  send(work: Work, timeoutMs: number): Promise<SendResult> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    return this.#send(work, timeoutMs).finally(() => this.inFlight--);
+  }
+
+  #send(work: Work, timeoutMs: number): Promise<SendResult> {
+    if (this.hangUntilDeadline) {
+      return new Promise((resolve) => setTimeout(() => resolve({ outcome: "deadline_exceeded", bytes: 0 }), timeoutMs));
+    }
     if (this.blockMs > 0) {
       const until = performance.now() + this.blockMs;
       while (performance.now() < until) {

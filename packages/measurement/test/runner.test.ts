@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Phase, type PhaseOptions } from "../src/runner.ts";
+import { openLoopInFlightBound, Phase, type PhaseOptions } from "../src/runner.ts";
 import { FakeHandler, FakeSender } from "./fakes.ts";
 
 function phase(sender: FakeSender, overrides: Partial<PhaseOptions> = {}): Phase {
@@ -132,7 +132,37 @@ describe("Phase", () => {
     expect(figures.errors).toBe(0);
     // Every finished send carried payload + 20 bytes; sends never started carry none.
     expect(figures.bytesPerMessage).toBe(52);
-    expect(figures.notes.some((note) => note.includes("scheduled sends never started (counted as not sent)"))).toBe(true);
+    expect(figures.notes.some((note) => note.includes(`${figures.notSent} sends skipped: 2 in flight, the bound; the transport could not keep up with 500 msg/s`))).toBe(true);
+  });
+
+  it("open loop past the in-flight bound skips scheduled sends instead of piling them up, and keeps them out of schedule lag", async () => {
+    // A transport that never answers: every send waits for its deadline, far past the window.
+    const sender = new FakeSender("grpc", new FakeHandler());
+    sender.hangUntilDeadline = true;
+    const run = phase(sender, {
+      load: { mode: "open", rate: 5_000 },
+      warmupMs: 0,
+      end: { kind: "duration", ms: 300 },
+      sendTimeoutMs: 1_000,
+      maxInFlight: 40,
+    });
+    await run.run();
+    const figures = run.figures();
+    expect(sender.maxInFlight).toBe(40);
+    expect(figures.sent).toBe(40);
+    expect(figures.notSent).toBeGreaterThan(0);
+    expect(figures.outcomes).toEqual({ deadline_exceeded: 40 });
+    // Only sends that started are timed for lag; skipped ones are counted, not lagged.
+    expect(figures.scheduleLag!.count).toBe(figures.sent);
+    expect(figures.notes).toContain(
+      `${figures.notSent} sends skipped: 40 in flight, the bound; the transport could not keep up with 5000 msg/s (counted as not sent)`,
+    );
+  });
+
+  it("bounds an open loop's sends in flight by rate × send timeout, at most 10,000", () => {
+    expect(openLoopInFlightBound(100, 5_000)).toBe(500);
+    expect(openLoopInFlightBound(0.5, 1_000)).toBe(1);
+    expect(openLoopInFlightBound(5_000, 5_000)).toBe(10_000);
   });
 
   it("reports the open loop's schedule lag, and notes it when it passes 10% of the latency p50", async () => {
