@@ -79,7 +79,11 @@ start_daemon kubelet nsenter --net="$NETNS_PATH" -- "$K8S_BIN/kubelet" --config=
   --kubeconfig="$PKI/kubelet.kubeconfig" --root-dir="$STATE/kubelet" \
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
 
-cat > "$STATE/kube-proxy.yaml" <<YAML
+# kube-proxy exits when its configuration file is written, even with the same content,
+# and `up` runs again on a running cluster (npm run test:cluster after --keep): write
+# the file only when it changes.
+proxy_config=$(mktemp)
+cat > "$proxy_config" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: { kubeconfig: $PKI/kube-proxy.kubeconfig }
@@ -93,6 +97,7 @@ conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeo
 # NodePorts on the node address only.
 nodePortAddresses: [primary]
 YAML
+if cmp -s "$proxy_config" "$STATE/kube-proxy.yaml"; then rm "$proxy_config"; else mv "$proxy_config" "$STATE/kube-proxy.yaml"; fi
 start_daemon kube-proxy nsenter --net="$NETNS_PATH" -- "$K8S_BIN/kube-proxy" --config="$STATE/kube-proxy.yaml"
 
 say "waiting for node $NODE_NAME to be Ready"
