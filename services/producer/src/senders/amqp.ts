@@ -1,19 +1,19 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { WorkSchema, type Work } from "@switchyard/contracts";
-import type { Outcome, Sender, SendResult } from "@switchyard/measurement";
-import { connectBroker, settleWithin, type Readiness } from "@switchyard/platform";
+import type { Work } from "@switchyard/contracts";
+import type { Sender, SendResult } from "@switchyard/measurement";
+import { connectBroker, RECONNECT_BACKOFF, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
+import type { ConfirmChannel, Connection } from "amqplib/callback_api";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { BrokerAsPromised, BrokerConfig, PublicationSession } from "rascal";
+import type { BrokerAsPromised, BrokerConfig } from "rascal";
+import { ConfirmPublisher, type PublishingChannel } from "./confirm-publisher.ts";
+
+export { WORK_CONTENT_TYPE } from "./confirm-publisher.ts";
 
 /** What {@link AmqpSender} needs. */
 export interface AmqpSenderOptions {
-  /** Rascal configuration holding the Contract topology and the `work` publication. */
+  /** Rascal configuration holding the Contract topology; Rascal declares it and opens the connection from it. */
   rascal: BrokerConfig;
-  /**
-   * Most publishes awaiting their confirm at once. Rascal holds a pooled confirm
-   * channel from publish until confirm, so the pool must be at least this large for
-   * the window to be reached.
-   */
+  /** Most publishes awaiting their confirm at once, all on one confirm channel. */
   window: number;
   readiness: Readiness;
   logger: Logger;
@@ -22,206 +22,162 @@ export interface AmqpSenderOptions {
 /** Readiness condition this adapter owns. */
 export const PUBLISHER_CONDITION = "broker_publisher";
 
-/** Longest close() waits for Rascal's shutdown. */
+/** Longest each close step (the publishing connection, Rascal's shutdown) waits. */
 const CLOSE_TIMEOUT_MS = 3_000;
 
-/** The AMQP `content_type` of every published Work. */
-export const WORK_CONTENT_TYPE = "application/x-protobuf";
+const { min: RETRY_MIN_MS, max: RETRY_MAX_MS, factor: RETRY_FACTOR } = RECONNECT_BACKOFF;
 
 /**
- * AMQP 0-9-1 through Rascal's `work` publication: binary protobuf body, persistent,
- * mandatory, publisher confirms. Publishes are pipelined: up to `window` may await
- * their confirm at once, and a send resolves when its own confirm (or nack, return or
- * timeout) arrives. Outcomes: `ok`, `nacked` (the broker refused it, e.g. the queue is
- * full), `returned` (no queue bound), `timeout` (no confirm in time while connected)
- * and `unavailable` (no connection, or it broke before the confirm).
+ * AMQP 0-9-1 to the Contract's work exchange: binary protobuf body, persistent,
+ * mandatory, publisher confirms, up to `window` publishes awaiting their confirm at
+ * once (see {@link ConfirmPublisher} for the outcomes).
+ *
+ * Why not a Rascal publication: Rascal's publish path deep-merges the publication's
+ * configuration into a fresh object, borrows a confirm channel from its pool (held
+ * until the confirm, so the pool caps the window), and builds debug-log arguments, on
+ * every message. Measured with `npm run bench` (group AMQP, 64 B, quorum queue, window
+ * 128): 2.5–3.5× the producer CPU per message of raw amqplib and ~0.4× its throughput,
+ * most of it inside that path (docs/performance.md has the profile). So Rascal declares
+ * the topology and opens the connection from the service's broker configuration (URL,
+ * TLS, heartbeat), as for the handler's consumer, and the sender publishes with amqplib
+ * on one confirm channel of that connection. A lost connection or channel fails the
+ * publishes awaiting a confirm with `unavailable` and opens a new one with the shared
+ * backoff; readiness is true exactly while a channel is open.
  */
 export class AmqpSender implements Sender {
   readonly transport = "amqp" as const;
   readonly #options: AmqpSenderOptions;
-  readonly #window: Semaphore;
+  readonly #vhost: string;
+  readonly #publisher: ConfirmPublisher;
   #broker: BrokerAsPromised | undefined;
-  #connected = false;
+  #connection: Connection | undefined;
   readonly #stopping = new AbortController();
-  #connecting: Promise<void> | undefined;
-  readonly #waitingForConnection = new Set<() => void>();
+  /** Resolves when {@link close} is called; one promise, so waiting adds no listeners. */
+  readonly #stopped: Promise<void>;
+  #running: Promise<void> | undefined;
 
   constructor(options: AmqpSenderOptions) {
     this.#options = options;
-    this.#window = new Semaphore(options.window);
+    const [vhost] = Object.keys(options.rascal.vhosts ?? {});
+    if (vhost === undefined) throw new Error("the Rascal configuration declares no vhost");
+    this.#vhost = vhost;
+    this.#publisher = new ConfirmPublisher({ exchange: TOPOLOGY.workExchange, routingKey: TOPOLOGY.routingKey, window: options.window });
+    this.#stopped = new Promise((resolve) => this.#stopping.signal.addEventListener("abort", () => resolve(), { once: true }));
     options.readiness.require(PUBLISHER_CONDITION);
   }
 
   /**
    * Connects in the background, retrying until it succeeds or `close` is called: a
-   * broker that is down must not stop the RPC transports. Once connected, Rascal
-   * reconnects on its own.
+   * broker that is down must not stop the RPC transports.
    */
   start(): void {
-    this.#connecting ??= this.#connectUntilStopped();
+    this.#running ??= this.#run();
   }
 
-  /** Whether a broker connection is up now. */
+  /** Whether a confirm channel is open now. */
   get connected(): boolean {
-    return this.#connected;
+    return this.#publisher.ready;
   }
 
-  async send(work: Work, timeoutMs: number): Promise<SendResult> {
-    const body = toBinary(WorkSchema, work);
-    const bytes = body.byteLength;
-    const deadline = performance.now() + timeoutMs;
-    // Waiting for a connection or a window slot counts against the send's own timeout.
-    if (!this.#connected && !(await this.#waitForConnection(timeoutMs))) return { outcome: "unavailable", bytes };
-    if (!(await this.#window.acquire(deadline - performance.now()))) {
-      return { outcome: this.#connected ? "timeout" : "unavailable", bytes };
-    }
-    try {
-      return { outcome: await this.#publish(work, body, deadline), bytes };
-    } finally {
-      this.#window.release();
-    }
+  send(work: Work, timeoutMs: number): Promise<SendResult> {
+    return this.#publisher.send(work, timeoutMs);
   }
 
-  async #publish(work: Work, body: Uint8Array, deadline: number): Promise<Outcome> {
-    const broker = this.#broker;
-    const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
-    if (!broker || !this.#connected) return "unavailable";
-    let session: PublicationSession;
-    try {
-      session = await broker.publish("work", Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
-        // Rascal's own confirm timeout; ours below also covers waiting for a channel.
-        timeout: remaining,
-        options: {
-          messageId: work.id,
-          contentType: WORK_CONTENT_TYPE,
-          // AMQP timestamps are whole seconds.
-          timestamp: Math.floor(Date.now() / 1000),
-        },
-      } as never);
-    } catch {
-      return "unavailable";
-    }
-    return new Promise<Outcome>((resolve) => {
-      let returned = false;
-      const timer = setTimeout(() => {
-        // Not yet published (no channel came free): make sure it never is.
-        session.abort();
-        finish(this.#connected ? "timeout" : "unavailable");
-      }, remaining);
-      const finish = (outcome: Outcome) => {
-        clearTimeout(timer);
-        session.removeAllListeners();
-        // A late event must find a listener: an unhandled 'error' would throw.
-        session.on("error", () => {});
-        resolve(outcome);
-      };
-      session
-        .on("return", () => {
-          // The broker sends basic.return before the confirm of an unroutable message.
-          returned = true;
-        })
-        .on("success", () => finish(returned ? "returned" : "ok"))
-        .on("error", (error: Error) => {
-          if (/nack/i.test(error.message)) finish("nacked");
-          else if (/timedout/i.test(error.message)) finish(this.#connected ? "timeout" : "unavailable");
-          else finish("unavailable");
-        });
-      // Rascal emits 'close' when the channel closes before the confirm; its types omit it.
-      (session as unknown as NodeJS.EventEmitter).on("close", () => finish("unavailable"));
-    });
-  }
-
-  /** Stops reconnecting and closes the connection; publishes in flight fail. */
+  /** Stops reconnecting and closes the connections; publishes in flight end `unavailable`. */
   async close(): Promise<void> {
+    const { logger, readiness } = this.#options;
     this.#stopping.abort();
-    await this.#connecting;
+    if (this.#running) await settleWithin(this.#running, { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "stopping the publisher loop" });
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection) await settleWithin(closeConnection(connection), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "closing the publishing connection" });
+    readiness.set(PUBLISHER_CONDITION, false);
     const broker = this.#broker;
     this.#broker = undefined;
-    this.#setConnected(false);
-    if (!broker) return;
     // Rascal's shutdown drains its channel pool, which never completes for channels that
     // were borrowed when the connection broke; bound it so a dead broker cannot hold up exit.
-    await settleWithin(broker.shutdown(), { logger: this.#options.logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "broker shutdown" });
+    if (broker) await settleWithin(broker.shutdown(), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "broker shutdown" });
   }
 
-  #setConnected(connected: boolean): void {
-    this.#connected = connected;
-    this.#options.readiness.set(PUBLISHER_CONDITION, connected);
-    if (connected) {
-      for (const wake of this.#waitingForConnection) wake();
-      this.#waitingForConnection.clear();
-    }
-  }
-
-  /** Resolves true once connected, or false after `timeoutMs`. */
-  #waitForConnection(timeoutMs: number): Promise<boolean> {
-    if (this.#connected) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.#waitingForConnection.delete(wake);
-        resolve(false);
-      }, timeoutMs);
-      this.#waitingForConnection.add(wake);
-    });
-  }
-
-  async #connectUntilStopped(): Promise<void> {
+  async #run(): Promise<void> {
     const { logger } = this.#options;
+    // Rascal declares (or checks) the topology here, and keeps a connection of its own for it.
     const broker = await connectBroker(this.#options.rascal, { logger, signal: this.#stopping.signal });
     if (!broker) return;
     this.#broker = broker;
-    broker.on("error", (error: Error) => {
-      this.#setConnected(false);
-      logger.warn({ err: error }, "broker error; Rascal reconnects");
-    });
-    broker.on("disconnect", () => this.#setConnected(false));
-    broker.on("connect", () => this.#setConnected(true));
-    broker.on("blocked", (reason: unknown) => logger.warn({ reason }, "broker blocked publishing"));
-    this.#setConnected(true);
-    logger.info("publishing to the broker");
+    broker.on("error", (error: Error) => logger.warn({ err: error }, "broker connection error; Rascal reconnects"));
+    await this.#publishUntilStopped(broker);
+  }
+
+  /** One publishing connection after another, with capped backoff in between, until stopped. */
+  async #publishUntilStopped(broker: BrokerAsPromised): Promise<void> {
+    const { readiness, logger } = this.#options;
+    const { signal } = this.#stopping;
+    let retryMs: number = RETRY_MIN_MS;
+    while (!signal.aborted) {
+      let connection: Connection | undefined;
+      try {
+        // @types/rascal declares the promise API here; Rascal returns amqplib's callback API.
+        connection = (await broker.connect(this.#vhost)) as unknown as Connection;
+        this.#connection = connection;
+        const lostConnection = connectionClosed(connection);
+        const channel = await callback<ConfirmChannel>((done) => connection!.createConfirmChannel(done));
+        connection.on("blocked", (reason: unknown) => logger.warn({ reason }, "broker blocked publishing"));
+        // Closed while opening: close() may already have looked for a connection to close.
+        if (signal.aborted) {
+          await closeConnection(connection);
+          return;
+        }
+        const lostChannel = this.#publisher.attach(channel as unknown as PublishingChannel);
+        retryMs = RETRY_MIN_MS;
+        readiness.set(PUBLISHER_CONDITION, true);
+        logger.info({ exchange: TOPOLOGY.workExchange }, "publishing to the broker");
+        const lost = await Promise.race([lostChannel, lostConnection, this.#stopped]);
+        if (signal.aborted) return;
+        readiness.set(PUBLISHER_CONDITION, false);
+        logger.warn({ err: lost, retryInMs: retryMs }, "publishing connection lost; connecting again");
+      } catch (error) {
+        readiness.set(PUBLISHER_CONDITION, false);
+        logger.warn({ err: error, retryInMs: retryMs }, "could not open a publishing channel; retrying");
+      }
+      if (connection) {
+        if (this.#connection === connection) this.#connection = undefined;
+        // Usually closed already; a half-open connection must not stall the retries.
+        await settleWithin(closeConnection(connection), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "closing the lost publishing connection" });
+      }
+      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
+      retryMs = Math.min(retryMs * RETRY_FACTOR, RETRY_MAX_MS);
+    }
   }
 }
 
-/** A counting semaphore whose acquire gives up after a timeout. */
-class Semaphore {
-  #free: number;
-  readonly #waiters: Array<{ grant: () => void }> = [];
+/** Resolves (never rejects) when `connection` errors or closes. */
+function connectionClosed(connection: Connection): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    // Without an 'error' listener an amqplib error event would be thrown and end the process.
+    connection.on("error", (error: Error) => resolve(error));
+    connection.on("close", (error?: Error) => resolve(error));
+  });
+}
 
-  constructor(permits: number) {
-    this.#free = permits;
-  }
-
-  /** Resolves true with a permit, or false when none came free within `timeoutMs`. */
-  acquire(timeoutMs: number): Promise<boolean> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve(true);
+/** Closes `connection`; resolves once closed, or at once when it already was. */
+function closeConnection(connection: Connection): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      connection.close(() => resolve());
+    } catch {
+      resolve(); // already closing or closed
     }
-    if (timeoutMs <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const waiter = {
-        grant: () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-      };
-      const timer = setTimeout(() => {
-        const index = this.#waiters.indexOf(waiter);
-        if (index >= 0) this.#waiters.splice(index, 1);
-        resolve(false);
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
-  }
+  });
+}
 
-  /** Returns a permit, handing it straight to the longest waiter if there is one. */
-  release(): void {
-    const next = this.#waiters.shift();
-    if (next) next.grant();
-    else this.#free++;
-  }
+/** Runs a Node-style callback operation as a promise; a synchronous throw rejects it too. */
+function callback<T = unknown>(operation: (done: (error: unknown, value?: T) => void) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    try {
+      operation((error, value) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(value as T)));
+    } catch (error) {
+      reject(error);
+    }
+  });
 }
