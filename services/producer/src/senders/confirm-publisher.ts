@@ -102,7 +102,8 @@ export class ConfirmPublisher {
     const bytes = body.byteLength;
     const deadline = performance.now() + timeoutMs;
     if (!this.#current && !(await this.#waitForChannel(timeoutMs))) return { outcome: "unavailable", bytes };
-    if (!(await this.#window.acquire(deadline - performance.now()))) {
+    // A free slot is taken without a promise: this is the per-message path.
+    if (!this.#window.tryAcquire() && !(await this.#window.acquire(deadline - performance.now()))) {
       return { outcome: this.#current ? "timeout" : "unavailable", bytes };
     }
     try {
@@ -126,7 +127,9 @@ export class ConfirmPublisher {
         attached.returnable.delete(work.id);
         resolve(outcome);
       };
-      const timer = setTimeout(() => finish(attached.gone ? "unavailable" : "timeout"), Math.max(1, deadline - performance.now()));
+      // Whole milliseconds: Node keeps a timer list per distinct duration, and a
+      // fractional one would make a new list for nearly every message.
+      const timer = setTimeout(() => finish(attached.gone ? "unavailable" : "timeout"), Math.max(1, Math.ceil(deadline - performance.now())));
       attached.returnable.set(work.id, () => {
         returned = true;
       });
@@ -171,7 +174,7 @@ export class ConfirmPublisher {
       const timer = setTimeout(() => {
         this.#waitingForChannel.delete(wake);
         resolve(false);
-      }, timeoutMs);
+      }, Math.ceil(timeoutMs));
       this.#waitingForChannel.add(wake);
     });
   }
@@ -184,6 +187,13 @@ class Semaphore {
 
   constructor(permits: number) {
     this.#free = permits;
+  }
+
+  /** Takes a permit if one is free now. */
+  tryAcquire(): boolean {
+    if (this.#free === 0) return false;
+    this.#free--;
+    return true;
   }
 
   /** Resolves true with a permit, or false when none came free within `timeoutMs`. */
@@ -204,7 +214,7 @@ class Semaphore {
         const index = this.#waiters.indexOf(waiter);
         if (index >= 0) this.#waiters.splice(index, 1);
         resolve(false);
-      }, timeoutMs);
+      }, Math.ceil(timeoutMs));
       this.#waiters.push(waiter);
     });
   }
