@@ -1,5 +1,6 @@
-// The producer's AMQP sender (Rascal publication, bounded confirm window), as the
-// producer builds it in services/producer/src/app.ts: a pool of `window` channels.
+// The producer's AMQP sender as services/producer/src/app.ts builds it: Rascal opens the
+// connection and declares the topology; the sender publishes with amqplib on one confirm
+// channel of it, at most `window` publishes unconfirmed.
 import { createLogger, rascalConfig, Readiness } from "@switchyard/platform";
 import { pino } from "pino";
 import type { BrokerConfig } from "rascal";
@@ -13,7 +14,7 @@ const url = argument("url");
 const window = Number(argument("window"));
 const logger = createLogger({ service: "producer", level: process.env.LOG_LEVEL ?? "info", destination: pino.destination(2) });
 const sender = new AmqpSender({
-  rascal: rascalConfig({ url, deliveryLimit: DELIVERY_LIMIT, publishChannels: window }) as BrokerConfig,
+  rascal: rascalConfig({ url, deliveryLimit: DELIVERY_LIMIT }) as BrokerConfig,
   window,
   readiness: new Readiness(),
   logger,

@@ -68,7 +68,7 @@ try {
     for (const [mode, { url, tls }] of Object.entries(modes)) {
       const connectMs = median(await connectTimes(url, tls));
       const sender = new AmqpSender({
-        rascal: rascalConfig({ url, deliveryLimit: 5, publishChannels: WINDOW, tls }) as BrokerConfig,
+        rascal: rascalConfig({ url, deliveryLimit: 5, tls }) as BrokerConfig,
         window: WINDOW,
         readiness: new Readiness(),
         logger: pino({ level: "silent" }),

@@ -57,7 +57,6 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     rascal: rascalConfig({
       url: config.AMQP_URL,
       deliveryLimit: config.AMQP_DELIVERY_LIMIT,
-      publishChannels: config.AMQP_PUBLISH_CHANNELS,
       topology: config.AMQP_TOPOLOGY,
       tls: amqpClientTls(config.AMQP_URL, config.AMQP_TLS_DIR),
     }) as BrokerConfig,
@@ -65,12 +64,6 @@ export async function build(config: ProducerConfig, logger: Logger): Promise<Pro
     readiness,
     logger: logger.child({ transport: "amqp" }),
   });
-  if (config.AMQP_PUBLISH_CHANNELS < config.AMQP_CONFIRM_WINDOW) {
-    logger.warn(
-      { AMQP_PUBLISH_CHANNELS: config.AMQP_PUBLISH_CHANNELS, AMQP_CONFIRM_WINDOW: config.AMQP_CONFIRM_WINDOW },
-      "fewer publish channels than the confirm window: Rascal holds a channel per unconfirmed publish, so the pool caps the window",
-    );
-  }
   const httpUrls = config.HANDLER_HTTP_URLS.length > 0 ? config.HANDLER_HTTP_URLS : [config.HANDLER_HTTP_URL];
   const grpcUrls = config.HANDLER_GRPC_URLS.length > 0 ? config.HANDLER_GRPC_URLS : [config.HANDLER_GRPC_URL];
   // Pinned: one connection to the first URL as given. Balanced: round robin over every resolved address.

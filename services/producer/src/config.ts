@@ -92,12 +92,7 @@ export const producerEnvSchema = z.object({
   HANDLER_MAX_PAYLOAD_BYTES: integer(1024 * 1024, 0, 64 * 1024 * 1024),
   /** Deadline of every RPC send and longest wait for a publisher confirm, in milliseconds. */
   SEND_TIMEOUT_MS: integer(5_000, 1, 600_000),
-  /**
-   * Confirm channels in the AMQP publication pool (Rascal's default is 5). Rascal holds
-   * one channel from publish until confirm, so this caps unconfirmed publishes too.
-   */
-  AMQP_PUBLISH_CHANNELS: integer(128, 1, 1024),
-  /** Most unconfirmed AMQP publishes outstanding at once; keep it ≤ AMQP_PUBLISH_CHANNELS. */
+  /** Most unconfirmed AMQP publishes outstanding at once on the producer's confirm channel. */
   AMQP_CONFIRM_WINDOW: integer(128, 1, 65_535),
   /** Steady background load over gRPC, messages/s; 0 turns it off. */
   BACKGROUND_RATE_GRPC: integer(0, 0, 100_000),
