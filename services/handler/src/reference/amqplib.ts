@@ -1,4 +1,4 @@
-import { consumeUntilStopped, declareReferenceTopology, REFERENCE_TOPOLOGY, settleWithin, type ConsumingSession, type Readiness } from "@switchyard/platform";
+import { keepSessionOpen, declareReferenceTopology, REFERENCE_TOPOLOGY, settleWithin, type BrokerSession, type Readiness } from "@switchyard/platform";
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
 import type { Logger } from "pino";
 import type { HandlerMetrics } from "../metrics.ts";
@@ -80,7 +80,7 @@ export class ReferenceAmqpConsumer {
 
   async #run(): Promise<void> {
     const { logger, readiness, closeTimeoutMs } = this.#options;
-    await consumeUntilStopped({
+    await keepSessionOpen({
       open: () => this.#subscribe(),
       onSession: (session) => {
         if (session) return;
@@ -92,12 +92,13 @@ export class ReferenceAmqpConsumer {
       condition: REFERENCE_AMQP_CONDITION,
       logger,
       closeTimeoutMs,
-      queue: REFERENCE_TOPOLOGY.queue,
+      role: "reference consumer",
+      target: { queue: REFERENCE_TOPOLOGY.queue },
     });
   }
 
   /** Opens a connection and a consumer on it; closes the connection again if any step fails. */
-  async #subscribe(): Promise<ConsumingSession> {
+  async #subscribe(): Promise<BrokerSession> {
     const { url, prefetch, deliveryLimit, socketOptions } = this.#options;
     // The services' heartbeat (Rascal's connection options), in amqplib's URL form.
     const withHeartbeat = new URL(url);

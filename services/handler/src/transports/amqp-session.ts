@@ -1,5 +1,5 @@
-import type { Channel, ConfirmChannel, Connection, Message } from "amqplib/callback_api";
-import { TOPOLOGY } from "@switchyard/platform";
+import type { Channel, ConfirmChannel, Message } from "amqplib/callback_api";
+import { callback, openRascalConnection, TOPOLOGY } from "@switchyard/platform";
 import type { BrokerAsPromised } from "rascal";
 
 /** One message as delivered on one channel. */
@@ -59,8 +59,8 @@ export interface ConsumerSession {
  * reached or refuses a step; the caller retries.
  */
 export async function openConsumerSession(options: ConsumerSessionOptions): Promise<ConsumerSession> {
-  // @types/rascal declares the promise API here; Rascal returns amqplib's callback API.
-  const connection = (await options.broker.connect(options.vhost)) as unknown as Connection;
+  const rascal = await openRascalConnection(options.broker, options.vhost);
+  const { connection } = rascal;
   let open = true;
   let markClosed!: (error: Error | undefined) => void;
   const closed = new Promise<Error | undefined>((resolve) => {
@@ -69,18 +69,11 @@ export async function openConsumerSession(options: ConsumerSessionOptions): Prom
       resolve(error);
     };
   });
-  // Without 'error' listeners an amqplib error event would be thrown and end the process.
-  connection.on("error", (error: Error) => markClosed(error));
-  connection.on("close", (error?: Error) => markClosed(error));
-  const close = () =>
-    new Promise<void>((resolve) => {
-      markClosed(undefined);
-      try {
-        connection.close(() => resolve());
-      } catch {
-        resolve(); // already closing or closed
-      }
-    });
+  void rascal.closed.then(markClosed);
+  const close = () => {
+    markClosed(undefined);
+    return rascal.close();
+  };
   try {
     const consumer = await callback<Channel>((done) => connection.createChannel(done));
     const publisher = await callback<ConfirmChannel>((done) => connection.createConfirmChannel(done));
@@ -186,15 +179,4 @@ async function deadLetter(publisher: ConfirmChannel, consumer: Channel, message:
     return;
   }
   consumer.ack(message);
-}
-
-/** Runs a Node-style callback operation as a promise; a synchronous throw rejects it too. */
-function callback<T = unknown>(operation: (done: (error: unknown, value?: T) => void) => unknown): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    try {
-      operation((error, value) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(value as T)));
-    } catch (error) {
-      reject(error);
-    }
-  });
 }

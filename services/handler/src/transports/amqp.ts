@@ -1,4 +1,4 @@
-import { connectBroker, consumeUntilStopped, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
+import { connectBroker, keepSessionOpen, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
 import type { Work } from "@switchyard/contracts";
 import type { Message } from "amqplib/callback_api";
 import type { Logger } from "pino";
@@ -115,7 +115,7 @@ export class AmqpConsumer {
   /** One consumer session after another until stopped (the platform's loop owns retries and readiness). */
   async #consumeUntilStopped(broker: BrokerAsPromised): Promise<void> {
     const { readiness, logger, prefetch, closeTimeoutMs } = this.#options;
-    await consumeUntilStopped({
+    await keepSessionOpen({
       open: () => openConsumerSession({ broker, vhost: this.#vhost, prefetch, onDelivery: (delivery) => this.#track(delivery) }),
       // Stopping keeps the live session: stopConsuming cancels it and lets in-flight messages settle.
       onSession: (session) => (this.#session = session),
@@ -124,7 +124,8 @@ export class AmqpConsumer {
       condition: BROKER_CONDITION,
       logger,
       closeTimeoutMs,
-      queue: TOPOLOGY.workQueue,
+      role: "consumer",
+      target: { queue: TOPOLOGY.workQueue },
     });
   }
 

@@ -1,8 +1,7 @@
 import type { Work } from "@switchyard/contracts";
 import type { Sender, SendResult } from "@switchyard/measurement";
-import { connectBroker, RECONNECT_BACKOFF, settleWithin, TOPOLOGY, type Readiness } from "@switchyard/platform";
-import type { ConfirmChannel, Connection } from "amqplib/callback_api";
-import { setTimeout as sleep } from "node:timers/promises";
+import { callback, connectBroker, keepSessionOpen, openRascalConnection, settleWithin, TOPOLOGY, type BrokerSession, type Readiness } from "@switchyard/platform";
+import type { ConfirmChannel } from "amqplib/callback_api";
 import type { Logger } from "pino";
 import type { BrokerAsPromised, BrokerConfig } from "rascal";
 import { ConfirmPublisher, type PublishingChannel } from "./confirm-publisher.ts";
@@ -24,8 +23,6 @@ export const PUBLISHER_CONDITION = "broker_publisher";
 
 /** Longest each close step (the publishing connection, Rascal's shutdown) waits. */
 const CLOSE_TIMEOUT_MS = 3_000;
-
-const { min: RETRY_MIN_MS, max: RETRY_MAX_MS, factor: RETRY_FACTOR } = RECONNECT_BACKOFF;
 
 /**
  * AMQP 0-9-1 to the Contract's work exchange: binary protobuf body, persistent,
@@ -50,10 +47,9 @@ export class AmqpSender implements Sender {
   readonly #vhost: string;
   readonly #publisher: ConfirmPublisher;
   #broker: BrokerAsPromised | undefined;
-  #connection: Connection | undefined;
+  /** Closes the publishing connection, while one is open or opening. */
+  #closeConnection: (() => Promise<void>) | undefined;
   readonly #stopping = new AbortController();
-  /** Resolves when {@link close} is called; one promise, so waiting adds no listeners. */
-  readonly #stopped: Promise<void>;
   #running: Promise<void> | undefined;
 
   constructor(options: AmqpSenderOptions) {
@@ -62,7 +58,6 @@ export class AmqpSender implements Sender {
     if (vhost === undefined) throw new Error("the Rascal configuration declares no vhost");
     this.#vhost = vhost;
     this.#publisher = new ConfirmPublisher({ exchange: TOPOLOGY.workExchange, routingKey: TOPOLOGY.routingKey, window: options.window });
-    this.#stopped = new Promise((resolve) => this.#stopping.signal.addEventListener("abort", () => resolve(), { once: true }));
     options.readiness.require(PUBLISHER_CONDITION);
   }
 
@@ -88,9 +83,9 @@ export class AmqpSender implements Sender {
     const { logger, readiness } = this.#options;
     this.#stopping.abort();
     if (this.#running) await settleWithin(this.#running, { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "stopping the publisher loop" });
-    const connection = this.#connection;
-    this.#connection = undefined;
-    if (connection) await settleWithin(closeConnection(connection), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "closing the publishing connection" });
+    const closeConnection = this.#closeConnection;
+    this.#closeConnection = undefined;
+    if (closeConnection) await settleWithin(closeConnection(), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "closing the publishing connection" });
     readiness.set(PUBLISHER_CONDITION, false);
     const broker = this.#broker;
     this.#broker = undefined;
@@ -109,75 +104,40 @@ export class AmqpSender implements Sender {
     await this.#publishUntilStopped(broker);
   }
 
-  /** One publishing connection after another, with capped backoff in between, until stopped. */
+  /** One publishing session after another until stopped (the platform's loop owns retries and readiness). */
   async #publishUntilStopped(broker: BrokerAsPromised): Promise<void> {
     const { readiness, logger } = this.#options;
-    const { signal } = this.#stopping;
-    let retryMs: number = RETRY_MIN_MS;
-    while (!signal.aborted) {
-      let connection: Connection | undefined;
-      try {
-        // @types/rascal declares the promise API here; Rascal returns amqplib's callback API.
-        connection = (await broker.connect(this.#vhost)) as unknown as Connection;
-        this.#connection = connection;
-        const lostConnection = connectionClosed(connection);
-        const channel = await callback<ConfirmChannel>((done) => connection!.createConfirmChannel(done));
-        connection.on("blocked", (reason: unknown) => logger.warn({ reason }, "broker blocked publishing"));
-        // Closed while opening: close() may already have looked for a connection to close.
-        if (signal.aborted) {
-          await closeConnection(connection);
-          return;
-        }
-        const lostChannel = this.#publisher.attach(channel as unknown as PublishingChannel);
-        retryMs = RETRY_MIN_MS;
-        readiness.set(PUBLISHER_CONDITION, true);
-        logger.info({ exchange: TOPOLOGY.workExchange }, "publishing to the broker");
-        const lost = await Promise.race([lostChannel, lostConnection, this.#stopped]);
-        if (signal.aborted) return;
-        readiness.set(PUBLISHER_CONDITION, false);
-        logger.warn({ err: lost, retryInMs: retryMs }, "publishing connection lost; connecting again");
-      } catch (error) {
-        readiness.set(PUBLISHER_CONDITION, false);
-        logger.warn({ err: error, retryInMs: retryMs }, "could not open a publishing channel; retrying");
-      }
-      if (connection) {
-        if (this.#connection === connection) this.#connection = undefined;
-        // Usually closed already; a half-open connection must not stall the retries.
-        await settleWithin(closeConnection(connection), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "closing the lost publishing connection" });
-      }
-      await sleep(retryMs, undefined, { signal }).catch(() => undefined);
-      retryMs = Math.min(retryMs * RETRY_FACTOR, RETRY_MAX_MS);
+    await keepSessionOpen({
+      open: () => this.#openChannel(broker),
+      onSession: (session) => {
+        if (!session) this.#closeConnection = undefined;
+      },
+      signal: this.#stopping.signal,
+      readiness,
+      condition: PUBLISHER_CONDITION,
+      logger,
+      closeTimeoutMs: CLOSE_TIMEOUT_MS,
+      role: "publisher",
+      target: { exchange: TOPOLOGY.workExchange },
+    });
+  }
+
+  /** Opens a connection through Rascal and a confirm channel on it for the publisher; closes the connection if the channel cannot be opened. */
+  async #openChannel(broker: BrokerAsPromised): Promise<BrokerSession> {
+    const { logger } = this.#options;
+    const { connection, closed, close } = await openRascalConnection(broker, this.#vhost);
+    // Known before the channel opens, so close() can end a connection still opening.
+    this.#closeConnection = close;
+    try {
+      const channel = await callback<ConfirmChannel>((done) => connection.createConfirmChannel(done));
+      connection.on("blocked", (reason: unknown) => logger.warn({ reason }, "broker blocked publishing"));
+      const lostChannel = this.#publisher.attach(channel as unknown as PublishingChannel);
+      return { closed: Promise.race([lostChannel, closed]), close };
+    } catch (error) {
+      this.#closeConnection = undefined;
+      // A half-open connection must not stall the retries.
+      await settleWithin(close(), { logger, timeoutMs: CLOSE_TIMEOUT_MS, what: "closing the publishing connection" });
+      throw error;
     }
   }
-}
-
-/** Resolves (never rejects) when `connection` errors or closes. */
-function connectionClosed(connection: Connection): Promise<Error | undefined> {
-  return new Promise((resolve) => {
-    // Without an 'error' listener an amqplib error event would be thrown and end the process.
-    connection.on("error", (error: Error) => resolve(error));
-    connection.on("close", (error?: Error) => resolve(error));
-  });
-}
-
-/** Closes `connection`; resolves once closed, or at once when it already was. */
-function closeConnection(connection: Connection): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      connection.close(() => resolve());
-    } catch {
-      resolve(); // already closing or closed
-    }
-  });
-}
-
-/** Runs a Node-style callback operation as a promise; a synchronous throw rejects it too. */
-function callback<T = unknown>(operation: (done: (error: unknown, value?: T) => void) => unknown): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    try {
-      operation((error, value) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(value as T)));
-    } catch (error) {
-      reject(error);
-    }
-  });
 }

@@ -1,10 +1,10 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { consumeUntilStopped, type ConsumingSession } from "../src/consume-loop.ts";
+import { keepSessionOpen, type BrokerSession } from "../src/session-loop.ts";
 import { Readiness } from "../src/readiness.ts";
 
 /** A session whose end the test decides. */
-function session(): ConsumingSession & { end(why: Error): void; closes: number } {
+function session(): BrokerSession & { end(why: Error): void; closes: number } {
   let end!: (why: Error) => void;
   const closed = new Promise<unknown>((resolve) => (end = resolve));
   const result = {
@@ -27,15 +27,15 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
   }
 }
 
-describe("consumeUntilStopped", () => {
+describe("keepSessionOpen", () => {
   it("is ready while a session consumes, opens another after a loss and a failed attempt, and returns on stop keeping the live one", async () => {
     const readiness = new Readiness();
     readiness.require("queue");
     const stopping = new AbortController();
     const sessions = [session(), session()];
     let attempts = 0;
-    const current: Array<ConsumingSession | undefined> = [];
-    const loop = consumeUntilStopped({
+    const current: Array<BrokerSession | undefined> = [];
+    const loop = keepSessionOpen({
       open: async () => {
         attempts++;
         // The second attempt fails, as when the broker is still down.
@@ -48,7 +48,8 @@ describe("consumeUntilStopped", () => {
       condition: "queue",
       logger: pino({ level: "silent" }),
       closeTimeoutMs: 1_000,
-      queue: "q",
+      role: "consumer",
+      target: { queue: "q" },
     });
 
     await until(() => readiness.ready);
@@ -70,7 +71,7 @@ describe("consumeUntilStopped", () => {
     const stopping = new AbortController();
     stopping.abort();
     let attempts = 0;
-    await consumeUntilStopped({
+    await keepSessionOpen({
       open: async () => {
         attempts++;
         return session();
@@ -81,7 +82,8 @@ describe("consumeUntilStopped", () => {
       condition: "queue",
       logger: pino({ level: "silent" }),
       closeTimeoutMs: 1_000,
-      queue: "q",
+      role: "consumer",
+      target: { queue: "q" },
     });
     expect(attempts).toBe(0);
   });
