@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -41,6 +41,27 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * For every file a patch in patches/ changes, one line the patch adds: [path in the image, line].
+ * Files of packages an image does not install are left out (none today: both take Connect).
+ */
+function patchedLines(): Array<[string, string]> {
+  const lines: Array<[string, string]> = [];
+  for (const name of readdirSync(join(ROOT, "patches")).filter((file) => file.endsWith(".patch"))) {
+    let file: string | undefined;
+    for (const line of readFileSync(join(ROOT, "patches", name), "utf8").split("\n")) {
+      const target = /^\+\+\+ b\/(node_modules\/\S+)/.exec(line);
+      if (target) file = target[1];
+      // The first added line of code (not a comment) in each file stands for the patch there.
+      else if (file && /^\+\s*[^\s/+]/.test(line)) {
+        lines.push([file, line.slice(1).trim()]);
+        file = undefined;
+      }
+    }
+  }
+  return lines;
+}
+
 /** The container flags equal to the chart's pod and container securityContext. */
 const AS_THE_CHART_RUNS_IT = ["--read-only", "--tmpfs", "/tmp:size=64m", "--user", "1000:1000", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
 
@@ -55,7 +76,19 @@ describe.each(SERVICES)("services/%s/Dockerfile, built", (service) => {
   it("is multi-stage on the Node the tests run, installing production dependencies of this workspace only", () => {
     expect(instructions.filter((i) => i.startsWith("FROM ")).length).toBeGreaterThanOrEqual(2);
     expect(dockerfile).toContain(`ARG NODE_VERSION=${rootPackage.devDependencies.node}\n`);
-    expect(instructions.filter((i) => i.startsWith("RUN "))).toEqual([expect.stringMatching(new RegExp(`^RUN npm ci --omit=dev --workspace=@switchyard/${service}\\b`))]);
+    const runs = instructions.filter((i) => i.startsWith("RUN "));
+    expect(runs[0]).toMatch(new RegExp(`^RUN npm ci --omit=dev --workspace=@switchyard/${service}\\b`));
+    // The only other step applies patches/ (see the next test for what it leaves behind).
+    expect(runs.slice(1)).toEqual([expect.stringContaining("patch-package")]);
+  });
+
+  it("holds every file patches/ changes, as patched (Connect is patched in the image as in development)", async () => {
+    const expected = patchedLines();
+    const missing = await docker(["run", "--rm", "--network", "none", ...AS_THE_CHART_RUNS_IT, image(service), "node", "-e",
+      `const fs=require("fs");const e=${JSON.stringify(expected)};` +
+        `console.log(JSON.stringify(e.filter(([f,l])=>!fs.existsSync(f)||!fs.readFileSync(f,"utf8").includes(l))))`]);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(JSON.parse(missing)).toEqual([]);
   });
 
   it("runs node as a numeric non-root user, exposing the Contract ports", async () => {
