@@ -14,7 +14,7 @@ export { RESET_BUDGET } from "./reset-guard.ts";
 export { exitOnSignal, runMain } from "./shutdown.ts";
 export type { ShutdownOptions } from "./shutdown.ts";
 export { BROKER_PERMISSIONS, RECONNECT_BACKOFF, TOPOLOGY, declareTopology, rascalConfig } from "./topology.ts";
-export type { TopologyMode, TopologyOptions } from "./topology.ts";
+export type { DeclareOptions, TopologyMode, TopologyOptions } from "./topology.ts";
 export { connectBroker, settleWithin } from "./broker.ts";
 export { keepSessionOpen } from "./session-loop.ts";
 export type { BrokerSession, SessionLoopOptions } from "./session-loop.ts";

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
 import rascal, { type BrokerConfig } from "rascal";
 import type { TlsMaterial } from "./tls.ts";
 
@@ -180,12 +182,45 @@ export function rascalConfig(options: TopologyOptions) {
   };
 }
 
+/** What {@link declareTopology} may be given. */
+export interface DeclareOptions {
+  /** Where each wait for an unreachable broker is logged. */
+  logger?: Logger;
+  /** Aborting it ends the waiting: the last error is thrown. */
+  signal?: AbortSignal;
+}
+
 /**
  * Declares the topology once and disconnects: the declare-only step, run with a user
  * holding {@link BROKER_PERMISSIONS}.topology before services that only check it.
- * Rejects when the broker cannot be reached or refuses a declaration.
+ *
+ * A broker that cannot be reached yet is waited for with {@link RECONNECT_BACKOFF}, until
+ * `signal` aborts: the step runs as an init container that starts beside a broker still
+ * booting, and exiting there fails the rollout (skaffold's status check gives up on an
+ * init container's first failed exit). A broker that answers and refuses (credentials,
+ * permissions, a queue declared with other arguments) rejects at once: waiting would
+ * not change it.
  */
-export async function declareTopology(config: BrokerConfig): Promise<void> {
-  const broker = await rascal.BrokerAsPromised.create(config);
-  await broker.shutdown();
+export async function declareTopology(config: BrokerConfig, { logger, signal }: DeclareOptions = {}): Promise<void> {
+  const { min, max, factor } = RECONNECT_BACKOFF;
+  for (let delayMs: number = min; ; delayMs = Math.min(delayMs * factor, max)) {
+    try {
+      const broker = await rascal.BrokerAsPromised.create(config);
+      await broker.shutdown();
+      return;
+    } catch (error) {
+      if (!isUnreachable(error) || signal?.aborted) throw error;
+      logger?.warn({ err: error, retryInMs: delayMs }, "broker not reachable yet; waiting to declare the topology");
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
+/** Socket errors of a broker not (yet) listening or reachable, as opposed to one that answered. */
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
+
+function isUnreachable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  // A broker still booting may accept the socket and close it before the AMQP handshake.
+  return (typeof code === "string" && UNREACHABLE_CODES.has(code)) || (typeof message === "string" && /closed abruptly during opening handshake/i.test(message));
 }

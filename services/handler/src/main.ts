@@ -8,10 +8,13 @@ runMain(async () => {
   const config = loadHandlerConfig();
   const logger = createLogger({ service: "handler", level: config.LOG_LEVEL });
   if (config.AMQP_TOPOLOGY === "declare-and-exit") {
-    // The declare-only step (an init container or a Job), with the topology user.
+    // The declare-only step (an init container or a Job), with the topology user. It waits
+    // for a broker still starting; SIGTERM (the pod deleted) ends the wait.
     const url = config.AMQP_URL;
     const tls = amqpClientTls(url, config.AMQP_TLS_DIR);
-    await declareTopology(rascalConfig({ url, deliveryLimit: config.AMQP_DELIVERY_LIMIT, tls }) as BrokerConfig);
+    const stopping = new AbortController();
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stopping.abort());
+    await declareTopology(rascalConfig({ url, deliveryLimit: config.AMQP_DELIVERY_LIMIT, tls }) as BrokerConfig, { logger, signal: stopping.signal });
     logger.info({ url: redactUrl(url) }, "topology declared");
     return;
   }
