@@ -216,11 +216,15 @@ export async function declareTopology(config: BrokerConfig, { logger, signal }: 
   }
 }
 
-/** Socket errors of a broker not (yet) listening or reachable, as opposed to one that answered. */
-const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
+/**
+ * A broker's answers that waiting will not change: AMQP refusals (bad credentials,
+ * missing permissions, a queue that exists with other arguments). Anything else — a
+ * refused, reset or timed-out socket, a name not resolving yet, a broker closing the
+ * socket while it boots — is a broker not there yet.
+ */
+const REFUSAL = /ACCESS_REFUSED|PRECONDITION_FAILED|NOT_ALLOWED|NOT_FOUND|RESOURCE_LOCKED|COMMAND_INVALID|Login was refused/;
 
 function isUnreachable(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  // A broker still booting may accept the socket and close it before the AMQP handshake.
-  return (typeof code === "string" && UNREACHABLE_CODES.has(code)) || (typeof message === "string" && /closed abruptly during opening handshake/i.test(message));
+  const message = error instanceof Error ? error.message : String(error);
+  return !REFUSAL.test(message);
 }
