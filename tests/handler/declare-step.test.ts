@@ -7,6 +7,7 @@ import { pino } from "pino";
 import type { BrokerConfig } from "rascal";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestVhost, management, type TestVhost } from "../support/broker.ts";
+import { runToExit } from "../support/process.ts";
 
 let vhost: TestVhost;
 let proxy: Server;
@@ -54,6 +55,14 @@ describe("declareTopology, the declare-only step", () => {
     expect(warnings.some((line) => line.includes("broker not reachable yet"))).toBe(true);
     const queue = (await management(`/queues/${encodeURIComponent(vhost.name)}/${encodeURIComponent(TOPOLOGY.workQueue)}`)) as { name: string };
     expect(queue.name).toBe(TOPOLOGY.workQueue);
+  }, 30_000);
+
+  it("exits 0 once declared after waiting, as an init container must (AMQP_TOPOLOGY=declare-and-exit)", async () => {
+    bootingUntil = Date.now() + 2_000;
+    const { code, stdout } = await runToExit("handler", { AMQP_URL: throughProxy(), AMQP_TOPOLOGY: "declare-and-exit" });
+    expect(stdout).toContain("broker not reachable yet");
+    expect(stdout).toContain("topology declared");
+    expect(code).toBe(0);
   }, 30_000);
 
   it("stops waiting when its signal aborts, with the last error", async () => {

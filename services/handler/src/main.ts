@@ -16,7 +16,11 @@ runMain(async () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stopping.abort());
     await declareTopology(rascalConfig({ url, deliveryLimit: config.AMQP_DELIVERY_LIMIT, tls }) as BrokerConfig, { logger, signal: stopping.signal });
     logger.info({ url: redactUrl(url) }, "topology declared");
-    return;
+    // A one-shot step ends here: the failed attempts before a broker came up can leave
+    // the client library's timers behind, and an init container that never exits holds
+    // the pod in Init for good.
+    logger.flush();
+    process.exit(0);
   }
   const app = await build(config, logger);
   exitOnSignal({ logger, graceMs: config.SHUTDOWN_GRACE_MS, close: app.close });
